@@ -1,0 +1,7 @@
+#include "pybind11.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "symhmc compiled core (use the symhmc package, not this module)";
+  register_simd(m);
+  register_model(m);
+}

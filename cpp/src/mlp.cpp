@@ -1,0 +1,301 @@
+#include "symhmc/mlp.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+
+#include "kernels/kernels.hpp"
+#include "symhmc/simd.hpp"
+#include "symhmc/thread_pool.hpp"
+
+namespace symhmc {
+namespace {
+
+constexpr double kHalfLog2Pi = 0.91893853320467274178;
+
+template <class T>
+const kernels::KernelSet<T>& kernel_set(Isa isa);
+
+template <>
+const kernels::KernelSet<double>& kernel_set<double>(Isa isa) {
+  switch (isa) {
+#if defined(SYMHMC_HAVE_X86_KERNELS)
+    case Isa::avx512: return kernels::avx512::kernel_set_f64();
+    case Isa::avx2: return kernels::avx2::kernel_set_f64();
+#endif
+    default: return kernels::scalar::kernel_set_f64();
+  }
+}
+template <>
+const kernels::KernelSet<float>& kernel_set<float>(Isa isa) {
+  switch (isa) {
+#if defined(SYMHMC_HAVE_X86_KERNELS)
+    case Isa::avx512: return kernels::avx512::kernel_set_f32();
+    case Isa::avx2: return kernels::avx2::kernel_set_f32();
+#endif
+    default: return kernels::scalar::kernel_set_f32();
+  }
+}
+
+// 64-byte aligned scratch per thread, grown on demand and kept for the next call.
+template <class T>
+T* thread_workspace(std::size_t n) {
+  struct Buffer {
+    std::unique_ptr<unsigned char[]> raw;
+    std::size_t bytes = 0;
+  };
+  thread_local Buffer buf;
+  const std::size_t need = n * sizeof(T) + 64;
+  if (buf.bytes < need) {
+    buf.raw.reset(new unsigned char[need]);
+    buf.bytes = need;
+  }
+  auto addr = reinterpret_cast<std::uintptr_t>(buf.raw.get());
+  return reinterpret_cast<T*>((addr + 63) & ~std::uintptr_t(63));
+}
+
+int resolve_threads(int threads) {
+  const int hw = default_pool().max_threads();
+  return threads <= 0 ? hw : std::min(threads, hw);
+}
+
+// Work split. It depends only on the problem (never on the thread count), so that reductions happen in
+// the same order whatever the number of threads.
+struct Split {
+  bool batched;
+  std::size_t group;        // positions per task
+  std::size_t n_groups;
+  std::size_t rows_per_chunk;
+  std::size_t n_chunks;
+};
+
+template <class T>
+Split plan_split(const MlpLayout& L, const kernels::KernelSet<T>& ks, std::size_t K, std::size_t N) {
+  Split s;
+  // Positions in lanes pays off when the lanes would otherwise idle on narrow layers and the
+  // interleaved parameters and gradients of a lane group stay in cache.
+  const std::size_t lane_bytes = std::size_t(L.n_weights) * ks.lanes * sizeof(T) * 2;
+  s.batched = ks.lanes > 1 && K >= 2 && lane_bytes <= (std::size_t(256) << 10);
+  s.group = s.batched ? std::size_t(ks.lanes) : 1;
+  s.n_groups = (K + s.group - 1) / s.group;
+  // Rows: at least ~64k multiply-adds per task, at most 16 chunks, enough tasks for 32 threads.
+  const std::size_t macs = std::max<std::int64_t>(1, L.macs_per_row());
+  const std::size_t min_rows = std::max<std::size_t>(32, (std::size_t(1) << 16) / macs);
+  std::size_t want = std::max<std::size_t>(1, (32 + s.n_groups - 1) / s.n_groups);
+  want = std::min<std::size_t>({want, 16, std::max<std::size_t>(1, N / min_rows)});
+  s.rows_per_chunk = (N + want - 1) / want;
+  s.rows_per_chunk = (s.rows_per_chunk + 31) / 32 * 32;
+  s.n_chunks = (N + s.rows_per_chunk - 1) / s.rows_per_chunk;
+  return s;
+}
+
+template <class T>
+T finite_or_minus_inf(T v) {
+  return std::isnan(v) ? -std::numeric_limits<T>::infinity() : v;
+}
+
+}  // namespace
+
+void MlpSpec::validate() const {
+  if (sizes.size() < 2) throw std::invalid_argument("sizes: need at least input and output widths");
+  if (int(sizes.size()) - 1 > kMaxLayers) throw std::invalid_argument("sizes: too many layers");
+  for (int s : sizes)
+    if (s < 1) throw std::invalid_argument("sizes: every width must be positive");
+  const std::size_t L = sizes.size() - 1;
+  if (weight_sd.size() != L) throw std::invalid_argument("weight_sd: need one prior scale per layer");
+  if (bias_sd.size() != L) throw std::invalid_argument("bias_sd: need one prior scale per layer");
+  for (double v : weight_sd)
+    if (!(v > 0) || !std::isfinite(v)) throw std::invalid_argument("weight_sd: scales must be positive");
+  for (double v : bias_sd)
+    if (!(v > 0) || !std::isfinite(v)) throw std::invalid_argument("bias_sd: scales must be positive");
+  if (infer_noise && likelihood != Likelihood::gaussian)
+    throw std::invalid_argument("infer_noise: only the gaussian likelihood has a noise scale");
+  if (!infer_noise && (!(noise > 0) || !std::isfinite(noise)))
+    throw std::invalid_argument("noise: must be positive");
+  if (!(noise_scale > 0) || !std::isfinite(noise_scale) || !std::isfinite(noise_loc))
+    throw std::invalid_argument("noise_scale: must be positive");
+  if (likelihood == Likelihood::bernoulli && sizes.back() != 1)
+    throw std::invalid_argument("sizes: bernoulli needs one output");
+  if (likelihood == Likelihood::categorical && sizes.back() < 2)
+    throw std::invalid_argument("sizes: categorical needs at least two outputs");
+}
+
+MlpLayout MlpSpec::layout() const {
+  validate();
+  MlpLayout L;
+  L.n_layers = int(sizes.size()) - 1;
+  std::int64_t off = 0;
+  for (int l = 0; l <= L.n_layers; ++l) L.sizes[l] = sizes[l];
+  for (int l = 1; l <= L.n_layers; ++l) {
+    L.w_offset[l - 1] = off;
+    off += std::int64_t(sizes[l - 1]) * sizes[l];
+    L.b_offset[l - 1] = off;
+    off += sizes[l];
+  }
+  L.n_weights = off;
+  L.n_params = off + (infer_noise ? 1 : 0);
+  L.activation = activation;
+  L.likelihood = likelihood;
+  L.infer_noise = infer_noise;
+  return L;
+}
+
+template <class T>
+MlpPosterior<T>::MlpPosterior(MlpSpec spec, const T* X, const T* y, std::size_t n_rows)
+    : spec_(std::move(spec)), layout_(spec_.layout()), n_rows_(n_rows) {
+  if (n_rows == 0) throw std::invalid_argument("X: need at least one data row");
+  const std::size_t d0 = layout_.in_dim(), dL = layout_.out_dim();
+  X_.assign(X, X + n_rows * d0);
+  const std::size_t ny = spec_.likelihood == Likelihood::gaussian ? n_rows * dL : n_rows;
+  y_.assign(y, y + ny);
+  for (T v : X_)
+    if (!std::isfinite(double(v))) throw std::invalid_argument("X: must be finite");
+  for (T v : y_) {
+    if (!std::isfinite(double(v))) throw std::invalid_argument("y: must be finite");
+    if (spec_.likelihood == Likelihood::bernoulli && v != T(0) && v != T(1))
+      throw std::invalid_argument("y: bernoulli labels must be 0 or 1");
+    if (spec_.likelihood == Likelihood::categorical &&
+        (v != std::floor(v) || v < 0 || v >= T(dL)))
+      throw std::invalid_argument("y: categorical labels must be integers in 0..n_classes-1");
+  }
+  prior_inv_var_.resize(layout_.n_weights);
+  double log_norm = 0;
+  for (int l = 1; l <= layout_.n_layers; ++l) {
+    const std::int64_t nw = std::int64_t(spec_.sizes[l - 1]) * spec_.sizes[l];
+    const double wv = 1.0 / (spec_.weight_sd[l - 1] * spec_.weight_sd[l - 1]);
+    const double bv = 1.0 / (spec_.bias_sd[l - 1] * spec_.bias_sd[l - 1]);
+    std::fill_n(prior_inv_var_.begin() + layout_.w_offset[l - 1], nw, T(wv));
+    std::fill_n(prior_inv_var_.begin() + layout_.b_offset[l - 1], spec_.sizes[l], T(bv));
+    log_norm -= nw * (std::log(spec_.weight_sd[l - 1]) + kHalfLog2Pi);
+    log_norm -= spec_.sizes[l] * (std::log(spec_.bias_sd[l - 1]) + kHalfLog2Pi);
+  }
+  prior_log_norm_ = T(log_norm);
+}
+
+template <class T>
+void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* log_lik, T* grad_prior,
+                               T* grad_lik, int threads) const {
+  if (K == 0) return;
+  const MlpLayout& L = layout_;
+  const std::size_t P = dim(), nw = std::size_t(L.n_weights);
+  const auto& ks = kernel_set<T>(active_isa());
+  const bool want_grad = grad_lik != nullptr;
+  const Split s = plan_split(L, ks, K, n_rows_);
+  const std::size_t work = s.batched ? ks.batched_workspace(L) : ks.single_workspace(L);
+  const bool gaussian = L.likelihood == Likelihood::gaussian;
+
+  std::vector<T> inv_var(K, T(1)), log_sigma(K, T(0));
+  if (gaussian)
+    for (std::size_t k = 0; k < K; ++k) {
+      log_sigma[k] = L.infer_noise ? theta[k * P + nw] : T(std::log(spec_.noise));
+      inv_var[k] = T(std::exp(-2.0 * double(log_sigma[k])));
+    }
+
+  // Partial results per (position, row chunk), reduced in chunk order afterwards.
+  const std::size_t nc = s.n_chunks;
+  std::vector<T> stat_part(K * nc);
+  std::vector<T> grad_part;
+  T* grad_target = grad_lik;
+  if (want_grad && nc > 1) {
+    grad_part.resize(K * nc * P);
+    grad_target = grad_part.data();
+  }
+  const std::size_t grad_stride = nc > 1 ? nc * P : P;  // position k, chunk c at k*stride + c*P
+  const std::size_t n_tasks = s.n_groups * nc;
+  default_pool().run(n_tasks, resolve_threads(threads), [&](std::size_t task) {
+    const std::size_t gi = task / nc, c = task % nc;
+    const std::size_t k0 = gi * s.group, nk = std::min(s.group, K - k0);
+    kernels::LikelihoodTask<T> t;
+    t.layout = &L;
+    t.X = X_.data();
+    t.y = y_.data();
+    t.r0 = c * s.rows_per_chunk;
+    t.r1 = std::min(n_rows_, t.r0 + s.rows_per_chunk);
+    t.theta = theta + k0 * P;
+    t.n_pos = nk;
+    t.theta_stride = P;
+    t.inv_var = inv_var.data() + k0;
+    T stat_local[64];
+    t.stat = stat_local;
+    t.grad = want_grad ? grad_target + k0 * grad_stride + (nc > 1 ? c * P : 0) : nullptr;
+    t.grad_stride = grad_stride;
+    t.out = nullptr;
+    t.work = thread_workspace<T>(work);
+    (s.batched ? ks.batched : ks.single)(t);
+    for (std::size_t k = 0; k < nk; ++k) stat_part[(k0 + k) * nc + c] = stat_local[k];
+  });
+
+  const T n_obs = T(double(n_rows_) * (gaussian ? L.out_dim() : 1));
+  for (std::size_t k = 0; k < K; ++k) {
+    const T* th = theta + k * P;
+    T stat = 0;
+    for (std::size_t c = 0; c < nc; ++c) stat += stat_part[k * nc + c];
+    T* gl = want_grad ? grad_lik + k * P : nullptr;
+    if (gl && nc > 1) {
+      const T* part = grad_part.data() + k * grad_stride;
+      std::copy(part, part + P, gl);
+      for (std::size_t c = 1; c < nc; ++c)
+        for (std::size_t p = 0; p < nw; ++p) gl[p] += part[c * P + p];
+    }
+    T ll = stat;
+    if (gaussian) {
+      ll = T(-0.5) * stat * inv_var[k] - n_obs * (log_sigma[k] + T(kHalfLog2Pi));
+      if (gl && L.infer_noise) gl[nw] = stat * inv_var[k] - n_obs;  // d/ds of the likelihood
+    }
+    if (log_lik) log_lik[k] = finite_or_minus_inf(ll);
+    T lp = prior_log_norm_;
+    T* gp = grad_prior ? grad_prior + k * P : nullptr;
+    for (std::size_t p = 0; p < nw; ++p) {
+      lp -= T(0.5) * th[p] * th[p] * prior_inv_var_[p];
+      if (gp) gp[p] = -th[p] * prior_inv_var_[p];
+    }
+    if (L.infer_noise) {
+      const double z = (double(th[nw]) - spec_.noise_loc) / spec_.noise_scale;
+      lp += T(-0.5 * z * z - std::log(spec_.noise_scale) - kHalfLog2Pi);
+      if (gp) gp[nw] = T(-z / spec_.noise_scale);
+    }
+    if (log_prior) log_prior[k] = finite_or_minus_inf(lp);
+  }
+}
+
+template <class T>
+void MlpPosterior<T>::logp_grad(const T* theta, std::size_t K, T* logp, T* grad, int threads) const {
+  const std::size_t P = dim();
+  std::vector<T> lp(K), ll(K), gprior(grad ? K * P : 0);
+  evaluate(theta, K, lp.data(), ll.data(), grad ? gprior.data() : nullptr, grad, threads);
+  for (std::size_t k = 0; k < K; ++k) {
+    logp[k] = finite_or_minus_inf(lp[k] + ll[k]);
+    if (grad)
+      for (std::size_t p = 0; p < P; ++p) grad[k * P + p] += gprior[k * P + p];
+  }
+}
+
+template <class T>
+void MlpPosterior<T>::forward(const T* theta, std::size_t K, const T* X_new, std::size_t n, T* out,
+                              int threads) const {
+  const MlpLayout& L = layout_;
+  const auto& ks = kernel_set<T>(active_isa());
+  const std::size_t P = dim(), dL = L.out_dim(), work = ks.single_workspace(L);
+  const std::size_t chunk = 256, nc = (n + chunk - 1) / chunk;
+  default_pool().run(K * nc, resolve_threads(threads), [&](std::size_t task) {
+    const std::size_t k = task / nc, c = task % nc;
+    kernels::LikelihoodTask<T> t{};
+    t.layout = &L;
+    t.X = X_new;
+    t.r0 = c * chunk;
+    t.r1 = std::min(n, t.r0 + chunk);
+    t.theta = theta + k * P;
+    t.n_pos = 1;
+    t.theta_stride = P;
+    t.out = out + (k * n + t.r0) * dL;
+    t.work = thread_workspace<T>(work);
+    ks.single(t);
+  });
+}
+
+template class MlpPosterior<double>;
+template class MlpPosterior<float>;
+
+}  // namespace symhmc

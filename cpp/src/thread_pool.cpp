@@ -1,0 +1,88 @@
+#include "symhmc/thread_pool.hpp"
+
+#include <algorithm>
+
+namespace symhmc {
+
+ThreadPool::ThreadPool(int n_workers) {
+  for (int i = 0; i < n_workers; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::worker_loop(int index) {
+  unsigned long seen = 0;
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stop_ || (generation_ != seen && index < helpers_wanted_); });
+    if (stop_) return;
+    seen = generation_;
+    while (next_task_ < n_tasks_) {
+      std::size_t task = next_task_++;
+      lock.unlock();
+      try {
+        (*job_)(task);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      lock.lock();
+      if (++finished_ == n_tasks_) done_.notify_all();
+    }
+  }
+}
+
+void ThreadPool::run(std::size_t n_tasks, int max_threads, const std::function<void(std::size_t)>& fn) {
+  if (n_tasks == 0) return;
+  const int helpers = std::min<int>({max_threads - 1, static_cast<int>(workers_.size()),
+                                     static_cast<int>(n_tasks) - 1});
+  if (helpers <= 0) {  // no hand-off: the cheapest path for small work
+    for (std::size_t i = 0; i < n_tasks; ++i) fn(i);
+    return;
+  }
+  std::lock_guard<std::mutex> one_run(run_mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
+  job_ = &fn;
+  n_tasks_ = n_tasks;
+  next_task_ = 0;
+  finished_ = 0;
+  error_ = nullptr;
+  helpers_wanted_ = helpers;
+  ++generation_;
+  wake_.notify_all();
+  while (next_task_ < n_tasks_) {
+    std::size_t task = next_task_++;
+    lock.unlock();
+    try {
+      fn(task);
+    } catch (...) {
+      std::lock_guard<std::mutex> g(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    lock.lock();
+    ++finished_;
+  }
+  done_.wait(lock, [&] { return finished_ == n_tasks_; });
+  job_ = nullptr;
+  helpers_wanted_ = 0;
+  if (error_) std::rethrow_exception(error_);
+}
+
+int hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+ThreadPool& default_pool() {
+  static ThreadPool pool(hardware_threads() - 1);
+  return pool;
+}
+
+}  // namespace symhmc

@@ -1,0 +1,328 @@
+"""The Bayesian MLP posterior: a thin, validating wrapper around the compiled core."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ._validation import as_float_array, check_positive_scales, check_threads
+from ._native import core
+
+__all__ = ["BayesianMLP"]
+
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu", "silu", "identity")
+LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
+ODD_ACTIVATIONS = ("tanh", "identity")
+
+Scale = Union[float, Sequence[float]]
+
+
+class BayesianMLP:
+    r"""Posterior of a multilayer perceptron's weights given data.
+
+    Network. Layer sizes :math:`d_0, \dots, d_L` with :math:`d_0` the number of features and
+    :math:`d_L` the number of outputs; :math:`h_0 = x`, :math:`h_l = a(h_{l-1} W_l + b_l)` for hidden
+    layers and :math:`f = h_{L-1} W_L + b_L` (no activation on the output). ``hidden=()`` gives a
+    Bayesian linear model (gaussian) or a generalized linear model (bernoulli, categorical).
+
+    Prior. Independent Gaussians, :math:`W_{l,ij} \sim N(0, s_l^2)`, :math:`b_{l,j} \sim N(0, t_l^2)`
+    with :math:`s_l` = ``prior_scale`` (one value, or one per layer), :math:`t_l` = ``bias_scale``
+    (default: the weight scales), and, with ``fan_in=True``, :math:`s_l / \sqrt{d_{l-1}}` instead of
+    :math:`s_l` (Neal's scaling, which keeps the prior over functions stable as layers widen).
+
+    Likelihood.
+
+    * ``"gaussian"``: :math:`y_{nd} \sim N(f_{nd}, \sigma^2)`, ``y`` of shape (N,) or (N, D).
+      ``noise`` is :math:`\sigma`; ``noise="infer"`` makes :math:`s = \log\sigma` a parameter (the last
+      entry of the flat vector) with prior :math:`s \sim N(\mu, \tau^2)`, ``noise_prior=(mu, tau)``,
+      i.e. a log-normal prior on :math:`\sigma`.
+    * ``"bernoulli"``: :math:`y_n \in \{0, 1\}`, :math:`P(y_n = 1) = \mathrm{sigmoid}(f_n)` (logistic).
+    * ``"categorical"``: :math:`y_n \in \{0, \dots, C-1\}`, :math:`P(y_n = c) = \mathrm{softmax}(f_n)_c`
+      with :math:`C` = ``n_classes`` (default ``y.max() + 1``).
+
+    ``logp`` is the log prior plus the log likelihood with every normalizing constant included, so
+    that tempering can estimate the evidence :math:`\log p(y \mid X)`.
+
+    Parameters are flat vectors ``[W_1, b_1, ..., W_L, b_L(, log_noise)]``, each ``W_l`` of shape
+    :math:`(d_{l-1}, d_l)` in C order; :meth:`unflatten` and :meth:`flatten` convert.
+
+    Activations: ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"gelu"`` (tanh approximation),
+    ``"silu"`` (:math:`x\,\mathrm{sigmoid}(x)`), ``"identity"``.
+
+    ``dtype="float32"`` stores the data and computes in single precision. ``threads`` caps the
+    threads of each evaluation (``None``: all cores); results are bitwise identical for any value.
+    """
+
+    def __init__(
+        self,
+        X,
+        y,
+        hidden: Sequence[int] = (50,),
+        activation: str = "tanh",
+        likelihood: str = "gaussian",
+        noise: Union[float, str] = 0.1,
+        prior_scale: Scale = 1.0,
+        bias_scale: Optional[Scale] = None,
+        fan_in: bool = False,
+        noise_prior: Tuple[float, float] = (0.0, 1.0),
+        n_classes: Optional[int] = None,
+        dtype="float64",
+        threads: Optional[int] = None,
+    ):
+        self._dtype = _check_dtype(dtype)
+        X = as_float_array(X, "X", np.float64)
+        if X.ndim == 1:
+            X = X[:, None]
+        if X.ndim != 2:
+            raise ValueError(f"X: expected a 2-D array (N, features), got shape {X.shape}")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X: empty data, shape {X.shape}")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X: contains NaN or inf")
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
+        if not isinstance(likelihood, str) or likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood: expected one of {LIKELIHOODS}, got {likelihood!r}")
+        hidden = _check_hidden(hidden)
+        y, out_dim, self._y_1d = _check_y(y, X.shape[0], likelihood, n_classes)
+
+        infer_noise = isinstance(noise, str)
+        if infer_noise and noise != "infer":
+            raise ValueError(f"noise: expected a positive number or 'infer', got {noise!r}")
+        if infer_noise and likelihood != "gaussian":
+            raise ValueError("noise: 'infer' needs likelihood='gaussian'")
+        if not infer_noise:
+            noise = _positive_number(noise, "noise")
+        loc, tau = _check_noise_prior(noise_prior)
+
+        sizes = (X.shape[1], *hidden, out_dim)
+        n_layers = len(sizes) - 1
+        weight_sd = check_positive_scales(prior_scale, n_layers, "prior_scale")
+        bias_sd = weight_sd if bias_scale is None else check_positive_scales(bias_scale, n_layers, "bias_scale")
+        if not isinstance(fan_in, (bool, np.bool_)):
+            raise TypeError(f"fan_in: expected a bool, got {type(fan_in).__name__}")
+        if fan_in:
+            weight_sd = [s / math.sqrt(d) for s, d in zip(weight_sd, sizes[:-1])]
+        self.threads = threads
+
+        cls = core.MlpPosteriorF64 if self._dtype == np.float64 else core.MlpPosteriorF32
+        self._core = cls(
+            list(sizes), activation, likelihood, 1.0 if infer_noise else float(noise), infer_noise,
+            loc, tau, list(weight_sd), list(bias_sd),
+            np.ascontiguousarray(X, self._dtype), np.ascontiguousarray(y, self._dtype),
+        )
+        self._X = X
+        self.layer_sizes: Tuple[int, ...] = tuple(int(s) for s in sizes)
+        self.hidden = hidden
+        self.activation = activation
+        self.likelihood = likelihood
+        self.noise = "infer" if infer_noise else noise
+        self.weight_scales = tuple(weight_sd)
+        self.bias_scales = tuple(bias_sd)
+        self.n_classes = out_dim if likelihood == "categorical" else None
+        self._infer_noise = infer_noise
+
+    # -- shape ---------------------------------------------------------------------------------
+    @property
+    def n_params(self) -> int:
+        """Length of the flat parameter vector."""
+        return int(self._core.n_params)
+
+    @property
+    def n_data(self) -> int:
+        return int(self._core.n_rows)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def threads(self) -> Optional[int]:
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: Optional[int]) -> None:
+        self._threads = check_threads(value)
+
+    def _parameter_slices(self):
+        off = 0
+        for l in range(1, len(self.layer_sizes)):
+            din, dout = self.layer_sizes[l - 1], self.layer_sizes[l]
+            yield f"W{l}", slice(off, off + din * dout), (din, dout)
+            off += din * dout
+            yield f"b{l}", slice(off, off + dout), (dout,)
+            off += dout
+        if self._infer_noise:
+            yield "log_noise", off, ()
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _theta(self, theta, name: str = "theta") -> Tuple[np.ndarray, bool]:
+        arr = as_float_array(theta, name, self._dtype)
+        if arr.ndim not in (1, 2) or arr.shape[-1] != self.n_params:
+            raise ValueError(
+                f"{name}: expected shape ({self.n_params},) or (K, {self.n_params}), got {arr.shape}"
+            )
+        single = arr.ndim == 1
+        return np.ascontiguousarray(arr.reshape(-1, self.n_params)), single
+
+    def logp(self, theta):
+        """Log posterior density (unnormalized by the evidence) at theta of shape (P,) or (K, P)."""
+        th, single = self._theta(theta)
+        lp = self._core.logp(th, self._threads or 0)
+        return float(lp[0]) if single else lp
+
+    def logp_and_grad(self, theta):
+        """Log posterior density and its gradient; the gradient has the shape of theta."""
+        th, single = self._theta(theta)
+        lp, grad = self._core.logp_and_grad(th, self._threads or 0)
+        return (float(lp[0]), grad[0]) if single else (lp, grad)
+
+    def log_prior_and_likelihood(self, theta):
+        """(log prior, log likelihood, grad log prior, grad log likelihood), each with theta's batch shape."""
+        th, single = self._theta(theta)
+        parts = self._core.evaluate(th, self._threads or 0)
+        return tuple(p[0] for p in parts) if single else parts
+
+    def predict(self, theta, X_new):
+        """Network outputs at X_new: the mean (gaussian), P(y=1) (bernoulli) or class probabilities.
+
+        Shapes: (N_new,) for 1-D gaussian y and bernoulli, (N_new, D) or (N_new, C) otherwise, with a
+        leading K axis when theta is (K, P).
+        """
+        th, single = self._theta(theta)
+        Xn = as_float_array(X_new, "X_new", np.float64)
+        if Xn.ndim == 1 and self.layer_sizes[0] == 1:
+            Xn = Xn[:, None]
+        if Xn.ndim != 2 or Xn.shape[1] != self.layer_sizes[0]:
+            raise ValueError(f"X_new: expected shape (n, {self.layer_sizes[0]}), got {Xn.shape}")
+        if not np.all(np.isfinite(Xn)):
+            raise ValueError("X_new: contains NaN or inf")
+        f = self._core.forward(th, np.ascontiguousarray(Xn, self._dtype), self._threads or 0)
+        if self.likelihood == "bernoulli":
+            f = 0.5 * (1.0 + np.tanh(0.5 * f))  # sigmoid without overflow warnings
+        elif self.likelihood == "categorical":
+            f = np.exp(f - f.max(axis=-1, keepdims=True))
+            f /= f.sum(axis=-1, keepdims=True)
+        if self._y_1d or self.likelihood == "bernoulli":
+            f = f[..., 0]
+        return f[0] if single else f
+
+    # -- conversions ---------------------------------------------------------------------------
+    def unflatten(self, theta) -> Dict[str, np.ndarray]:
+        """Split flat vectors (..., P) into {'W1': (..., d0, d1), 'b1': (..., d1), ..., 'log_noise'}."""
+        arr = as_float_array(theta, "theta", None)
+        if arr.ndim < 1 or arr.shape[-1] != self.n_params:
+            raise ValueError(f"theta: expected last axis of length {self.n_params}, got shape {arr.shape}")
+        lead = arr.shape[:-1]
+        return {name: arr[..., sl].reshape(lead + shape) for name, sl, shape in self._parameter_slices()}
+
+    def flatten(self, params: Dict[str, np.ndarray]) -> np.ndarray:
+        """Inverse of :meth:`unflatten`."""
+        if not isinstance(params, dict):
+            raise TypeError(f"params: expected a dict of arrays, got {type(params).__name__}")
+        pieces, lead = [], None
+        for name, _, shape in self._parameter_slices():
+            if name not in params:
+                raise ValueError(f"params: missing {name!r}")
+            a = as_float_array(params[name], f"params[{name!r}]", None)
+            nd = len(shape)
+            if a.shape[a.ndim - nd:] != shape or a.ndim < nd:
+                raise ValueError(f"params[{name!r}]: expected trailing shape {shape}, got {a.shape}")
+            this_lead = a.shape[: a.ndim - nd]
+            if lead is None:
+                lead = this_lead
+            elif this_lead != lead:
+                raise ValueError(f"params[{name!r}]: leading shape {this_lead} differs from {lead}")
+            pieces.append(a.reshape(this_lead + (-1,)))
+        extra = set(params) - {n for n, _, _ in self._parameter_slices()}
+        if extra:
+            raise ValueError(f"params: unknown keys {sorted(extra)}")
+        return np.concatenate(pieces, axis=-1)
+
+    def __repr__(self) -> str:
+        arch = "-".join(str(s) for s in self.layer_sizes)
+        return (
+            f"BayesianMLP({arch}, activation={self.activation!r}, likelihood={self.likelihood!r}, "
+            f"noise={self.noise!r}, n_params={self.n_params}, n_data={self.n_data}, dtype={self._dtype.name})"
+        )
+
+
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected 'float64' or 'float32', got {dtype!r}") from None
+    if dt not in (np.float64, np.float32):
+        raise ValueError(f"dtype: expected 'float64' or 'float32', got {dtype!r}")
+    return dt
+
+
+def _check_hidden(hidden) -> Tuple[int, ...]:
+    if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+        hidden = (hidden,)
+    try:
+        widths = tuple(hidden)
+    except TypeError:
+        raise TypeError(f"hidden: expected a sequence of positive ints, got {hidden!r}") from None
+    for w in widths:
+        if not isinstance(w, numbers.Integral) or isinstance(w, bool):
+            raise TypeError(f"hidden: widths must be ints, got {w!r}")
+        if w < 1:
+            raise ValueError(f"hidden: widths must be positive, got {w}")
+    if len(widths) > 60:
+        raise ValueError("hidden: at most 60 hidden layers")
+    return tuple(int(w) for w in widths)
+
+
+def _check_y(y, n, likelihood, n_classes):
+    y = as_float_array(y, "y", np.float64)
+    if y.shape[:1] != (n,):
+        raise ValueError(f"y: expected {n} rows to match X, got shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y: contains NaN or inf")
+    if likelihood == "gaussian":
+        if y.ndim == 1:
+            return y, 1, True
+        if y.ndim == 2 and y.shape[1] >= 1:
+            return y, y.shape[1], False
+        raise ValueError(f"y: expected shape (N,) or (N, D), got {y.shape}")
+    if y.ndim != 1:
+        raise ValueError(f"y: expected labels of shape (N,), got {y.shape}")
+    if likelihood == "bernoulli":
+        if not np.all((y == 0) | (y == 1)):
+            raise ValueError("y: bernoulli labels must be 0 or 1")
+        return y, 1, True
+    if not np.all(y == np.floor(y)) or np.any(y < 0):
+        raise ValueError("y: categorical labels must be non-negative integers")
+    top = int(y.max()) + 1
+    if n_classes is None:
+        n_classes = max(top, 2)
+    if not isinstance(n_classes, numbers.Integral) or isinstance(n_classes, bool):
+        raise TypeError(f"n_classes: expected an int, got {n_classes!r}")
+    if n_classes < 2:
+        raise ValueError(f"n_classes: need at least 2 classes, got {n_classes}")
+    if top > n_classes:
+        raise ValueError(f"y: labels must be in 0..{n_classes - 1}, found {top - 1}")
+    return y, int(n_classes), True
+
+
+def _positive_number(v, name) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name}: expected a positive number, got {v!r}")
+    v = float(v)
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"{name}: expected a positive finite number, got {v}")
+    return v
+
+
+def _check_noise_prior(noise_prior) -> Tuple[float, float]:
+    try:
+        loc, tau = noise_prior
+    except (TypeError, ValueError):
+        raise ValueError(f"noise_prior: expected (loc, scale), got {noise_prior!r}") from None
+    if isinstance(loc, bool) or not isinstance(loc, numbers.Real) or not math.isfinite(loc):
+        raise ValueError(f"noise_prior: loc must be a finite number, got {loc!r}")
+    return float(loc), _positive_number(tau, "noise_prior")
