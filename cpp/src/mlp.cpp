@@ -63,27 +63,30 @@ int resolve_threads(int threads) {
 
 // Work split. It depends only on the problem (never on the thread count), so that reductions happen in
 // the same order whatever the number of threads.
+struct Group {
+  std::size_t k0, n_pos;
+  bool lane_kernel, rows_in_lanes;
+};
 struct Split {
-  bool batched;
-  std::size_t group;        // positions per task
-  std::size_t n_groups;
-  std::size_t rows_per_chunk;
-  std::size_t n_chunks;
+  std::vector<Group> groups;
+  std::size_t rows_per_chunk, n_chunks;
 };
 
 template <class T>
 Split plan_split(const MlpLayout& L, const kernels::KernelSet<T>& ks, std::size_t K, std::size_t N) {
   Split s;
-  // Positions in lanes pays off when the lanes would otherwise idle on narrow layers and the
-  // interleaved parameters and gradients of a lane group stay in cache.
-  const std::size_t lane_bytes = std::size_t(L.n_weights) * ks.lanes * sizeof(T) * 2;
-  s.batched = ks.lanes > 1 && K >= 2 && lane_bytes <= (std::size_t(256) << 10);
-  s.group = s.batched ? std::size_t(ks.lanes) : 1;
-  s.n_groups = (K + s.group - 1) / s.group;
+  const std::size_t W = std::size_t(ks.lanes);
+  // The lane kernel keeps W copies of the parameters and gradients: worth it while they stay in cache.
+  const bool narrow = W > 1 && std::size_t(L.n_weights) * W * sizeof(T) * 2 <= (std::size_t(256) << 10);
+  std::size_t k = 0;
+  if (narrow)  // full groups of positions in lanes, then the rest one by one with rows in lanes
+    for (; k + W <= K; k += W) s.groups.push_back({k, W, true, false});
+  for (; k < K; ++k) s.groups.push_back({k, 1, narrow, narrow});
   // Rows: at least ~64k multiply-adds per task, at most 16 chunks, enough tasks for 32 threads.
   const std::size_t macs = std::max<std::int64_t>(1, L.macs_per_row());
   const std::size_t min_rows = std::max<std::size_t>(32, (std::size_t(1) << 16) / macs);
-  std::size_t want = std::max<std::size_t>(1, (32 + s.n_groups - 1) / s.n_groups);
+  const std::size_t ng = s.groups.size();
+  std::size_t want = std::max<std::size_t>(1, (32 + ng - 1) / ng);
   want = std::min<std::size_t>({want, 16, std::max<std::size_t>(1, N / min_rows)});
   s.rows_per_chunk = (N + want - 1) / want;
   s.rows_per_chunk = (s.rows_per_chunk + 31) / 32 * 32;
@@ -183,7 +186,7 @@ void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* l
   const auto& ks = kernel_set<T>(active_isa());
   const bool want_grad = grad_lik != nullptr;
   const Split s = plan_split(L, ks, K, n_rows_);
-  const std::size_t work = s.batched ? ks.batched_workspace(L) : ks.single_workspace(L);
+  const std::size_t work = std::max(ks.lane_workspace(L), ks.single_workspace(L));
   const bool gaussian = L.likelihood == Likelihood::gaussian;
 
   std::vector<T> inv_var(K, T(1)), log_sigma(K, T(0));
@@ -203,10 +206,10 @@ void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* l
     grad_target = grad_part.data();
   }
   const std::size_t grad_stride = nc > 1 ? nc * P : P;  // position k, chunk c at k*stride + c*P
-  const std::size_t n_tasks = s.n_groups * nc;
+  const std::size_t n_tasks = s.groups.size() * nc;
   default_pool().run(n_tasks, resolve_threads(threads), [&](std::size_t task) {
-    const std::size_t gi = task / nc, c = task % nc;
-    const std::size_t k0 = gi * s.group, nk = std::min(s.group, K - k0);
+    const Group& group = s.groups[task / nc];
+    const std::size_t c = task % nc, k0 = group.k0, nk = group.n_pos;
     kernels::LikelihoodTask<T> t;
     t.layout = &L;
     t.X = X_.data();
@@ -223,7 +226,8 @@ void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* l
     t.grad_stride = grad_stride;
     t.out = nullptr;
     t.work = thread_workspace<T>(work);
-    (s.batched ? ks.batched : ks.single)(t);
+    t.rows_in_lanes = group.rows_in_lanes;
+    (group.lane_kernel ? ks.lane : ks.single)(t);
     for (std::size_t k = 0; k < nk; ++k) stat_part[(k0 + k) * nc + c] = stat_local[k];
   });
 
@@ -284,6 +288,7 @@ void MlpPosterior<T>::forward(const T* theta, std::size_t K, const T* X_new, std
     kernels::LikelihoodTask<T> t{};
     t.layout = &L;
     t.X = X_new;
+    t.rows_in_lanes = false;
     t.r0 = c * chunk;
     t.r1 = std::min(n, t.r0 + chunk);
     t.theta = theta + k * P;

@@ -206,7 +206,7 @@ class BayesianMLP:
         elif self.likelihood == "categorical":
             f = np.exp(f - f.max(axis=-1, keepdims=True))
             f /= f.sum(axis=-1, keepdims=True)
-        if self._y_1d or self.likelihood == "bernoulli":
+        if (self._y_1d and self.likelihood == "gaussian") or self.likelihood == "bernoulli":
             f = f[..., 0]
         return f[0] if single else f
 

@@ -26,6 +26,7 @@ struct LikelihoodTask {
   std::size_t grad_stride;
   T* out;                // forward only: network outputs, (r1 - r0) x d_L for the single position
   T* work;               // workspace, 64-byte aligned, of the size the kernel set asks for
+  bool rows_in_lanes;    // lane kernel only: lanes hold data rows of one position (n_pos = 1)
 };
 
 template <class T>
@@ -34,9 +35,9 @@ struct KernelSet {
   // One position, lanes spread over units (wide layers). Also computes forward outputs.
   std::size_t (*single_workspace)(const MlpLayout&);
   void (*single)(const LikelihoodTask<T>&);
-  // Up to `lanes` positions, one per lane (narrow nets: no reductions, no padding of units).
-  std::size_t (*batched_workspace)(const MlpLayout&);
-  void (*batched)(const LikelihoodTask<T>&);
+  // Lanes hold positions (up to `lanes` of them) or data rows of one position: narrow nets.
+  std::size_t (*lane_workspace)(const MlpLayout&);
+  void (*lane)(const LikelihoodTask<T>&);
 };
 
 #define SYMHMC_DECLARE_KERNELS(ns)              \

@@ -9,9 +9,12 @@
 //
 // * single: one parameter vector; lanes run over the units of a layer (units padded to a multiple of
 //   the lane count). Used for wide layers and for K = 1.
-// * batched: up to W parameter vectors, one per lane; every scalar of the maths becomes a vector of
-//   W positions, so nothing is padded and nothing is reduced across lanes. Used for narrow nets.
+// * lane: every scalar of the maths becomes a vector of W lanes, each lane a parameter vector or a
+//   data row, so nothing is padded and nothing is reduced across lanes. Used for narrow nets.
 #include <cstdint>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/kernels.hpp"
 
@@ -174,7 +177,7 @@ struct Carver {
 };
 
 constexpr long kBlockRows = 32;  // rows per sub-block of the single kernel (fits L1/L2 for wide nets)
-constexpr long kBatchRows = 4;   // rows per sub-block of the batched kernel
+constexpr long kLaneRows = kTileRows;  // row vectors per sub-block of the lane kernel
 
 // ---------------------------------------------------------------------------------------------------
 // Single position, lanes over units.
@@ -365,131 +368,188 @@ struct SingleKernel {
 };
 
 // ---------------------------------------------------------------------------------------------------
-// Up to W positions, one per lane.
+// Lane kernel: every scalar of back-propagation becomes a vector of W independent lanes, so nothing is
+// padded and nothing is reduced across lanes until the very end. A lane is either
+//   * a position (up to W parameter vectors; data rows broadcast), or
+//   * a data row (one parameter vector broadcast; W rows at a time, gradients summed over lanes last).
+// Parameters and gradients are held as P vectors, so this is for narrow nets whose P*W fits in cache.
 template <class T>
-struct BatchedKernel {
+struct LaneKernel {
   static constexpr int W = lanes_for<T>();
   typedef Simd<T, W> S;
   typedef typename S::V V;
+  typedef typename S::I I;
   typedef typename Gemm<T, W>::Source Source;
 
   struct Buffers {
-    T *theta, *grad;                   // n_weights vectors each
-    T *a[kMaxLayers + 1], *d[kMaxLayers + 1];
-    T *g0, *g1;
+    V *theta, *grad;  // n_weights vectors each
+    V *x, *y;         // one block of inputs (rows x d_0) and targets (rows x d_L or rows labels)
+    V* valid;         // rows: all-ones where the lane holds a data row
+    V *a[kMaxLayers + 1], *d[kMaxLayers + 1];
+    V *g0, *g1;
     std::size_t size;
   };
 
   static Buffers carve(const MlpLayout& L, T* work) {
     Buffers B;
     Carver<T> c{work};
+    auto vecs = [&](std::size_t n) { return reinterpret_cast<V*>(c.take(n * W)); };
     long max_d = 0;
     for (int l = 0; l <= L.n_layers; ++l) max_d = L.sizes[l] > max_d ? L.sizes[l] : max_d;
-    B.theta = c.take(std::size_t(L.n_weights) * W);
-    B.grad = c.take(std::size_t(L.n_weights) * W);
+    B.theta = vecs(std::size_t(L.n_weights));
+    B.grad = vecs(std::size_t(L.n_weights));
+    B.x = vecs(std::size_t(kLaneRows) * L.sizes[0]);
+    B.y = vecs(std::size_t(kLaneRows) * L.sizes[L.n_layers]);
+    B.valid = vecs(kLaneRows);
     for (int l = 1; l <= L.n_layers; ++l) {
-      B.a[l] = c.take(std::size_t(kBatchRows) * L.sizes[l] * W);
-      B.d[l] = c.take(std::size_t(kBatchRows) * L.sizes[l] * W);
+      B.a[l] = vecs(std::size_t(kLaneRows) * L.sizes[l]);
+      B.d[l] = vecs(std::size_t(kLaneRows) * L.sizes[l]);
     }
-    B.g0 = c.take(std::size_t(kBatchRows) * max_d * W);
-    B.g1 = c.take(std::size_t(kBatchRows) * max_d * W);
+    B.g0 = vecs(std::size_t(kLaneRows) * max_d);
+    B.g1 = vecs(std::size_t(kLaneRows) * max_d);
     B.size = c.used;
     return B;
   }
   static std::size_t workspace(const MlpLayout& L) { return carve(L, nullptr).size; }
 
+  // Loads the next block of data into lane vectors; returns the number of row vectors filled.
+  static long load_block(const LikelihoodTask<T>& t, const Buffers& B, long r) {
+    const MlpLayout& L = *t.layout;
+    const long d0 = L.sizes[0], dout = L.sizes[L.n_layers], r1 = long(t.r1);
+    const long ny = L.likelihood == Likelihood::gaussian ? dout : 1;
+    if (!t.rows_in_lanes) {  // every lane sees the same row
+      const long rows = (r1 - r) < kLaneRows ? (r1 - r) : kLaneRows;
+      for (long i = 0; i < rows; ++i) {
+        for (long j = 0; j < d0; ++j) B.x[i * d0 + j] = S::set1(t.X[(r + i) * d0 + j]);
+        for (long j = 0; j < ny; ++j) B.y[i * ny + j] = S::set1(t.y[(r + i) * ny + j]);
+        B.valid[i] = S::from_bits(I{} - 1);
+      }
+      return rows;
+    }
+    const long per_block = kLaneRows * W;
+    const long rows = (r1 - r) < per_block ? (r1 - r) : per_block;
+    const long groups = (rows + W - 1) / W;
+    for (long g = 0; g < groups; ++g)
+      for (int lane = 0; lane < W; ++lane) {
+        const long row = r + g * W + lane;
+        const bool in = row < r + rows;
+        for (long j = 0; j < d0; ++j) B.x[g * d0 + j][lane] = in ? t.X[row * d0 + j] : T(0);
+        for (long j = 0; j < ny; ++j) B.y[g * ny + j][lane] = in ? t.y[row * ny + j] : T(0);
+        B.valid[g][lane] = in ? S::from_bits(I{} - 1)[0] : T(0);
+      }
+    return groups;
+  }
+
   static void run(const LikelihoodTask<T>& t) {
     const MlpLayout& L = *t.layout;
     const Buffers B = carve(L, t.work);
     const long np = long(t.n_pos), nw = long(L.n_weights), nl = L.n_layers;
-    const long d0 = L.sizes[0], dout = L.sizes[nl];
-    // Interleave: lane k of vector p is theta[k][p]. Empty lanes repeat position 0 (finite values).
+    const long d0 = L.sizes[0];
+    // Positions: lane k of vector p is theta[k][p] (empty lanes repeat position 0: finite values).
+    // Rows: every lane holds the single position.
     for (long p = 0; p < nw; ++p)
-      for (long k = 0; k < W; ++k) B.theta[p * W + k] = t.theta[(k < np ? k : 0) * long(t.theta_stride) + p];
-    V* gradv = reinterpret_cast<V*>(B.grad);
+      for (long k = 0; k < W; ++k) B.theta[p][k] = t.theta[(k < np ? k : 0) * long(t.theta_stride) + p];
     if (t.grad)
-      for (long p = 0; p < nw; ++p) gradv[p] = S::zero();
+      for (long p = 0; p < nw; ++p) B.grad[p] = S::zero();
     V inv_var = S::set1(1);
     if (t.inv_var)
       for (long k = 0; k < W; ++k) inv_var[k] = t.inv_var[k < np ? k : 0];
     V stat = S::zero();
+    T* theta = reinterpret_cast<T*>(B.theta);
+    T* grad = reinterpret_cast<T*>(B.grad);
+    const long step = t.rows_in_lanes ? kLaneRows * W : kLaneRows;
 
-    for (long r = long(t.r0); r < long(t.r1); r += kBatchRows) {
-      const long rows = (long(t.r1) - r) < kBatchRows ? (long(t.r1) - r) : kBatchRows;
+    for (long r = long(t.r0); r < long(t.r1); r += step) {
+      const long rows = load_block(t, B, r);
       for (int l = 1; l <= nl; ++l) {
         const long din = L.sizes[l - 1], dl = L.sizes[l];
-        Source src = l == 1 ? Source{t.X + r * d0, d0, 1, false} : Source{B.a[l - 1], din, 1, true};
-        Gemm<T, W>::template run<false>(src, rows, din, B.theta + L.w_offset[l - 1] * W, dl, 1, dl, B.a[l], dl,
-                                        B.theta + L.b_offset[l - 1] * W);
-        if (l < nl)
-          activate<S>(L.activation, reinterpret_cast<V*>(B.a[l]), reinterpret_cast<V*>(B.d[l]), rows * dl);
+        const T* h = l == 1 ? reinterpret_cast<T*>(B.x) : reinterpret_cast<T*>(B.a[l - 1]);
+        Gemm<T, W>::template run<false>(Source{h, din, 1, true}, rows, din, theta + L.w_offset[l - 1] * W, dl,
+                                        1, dl, reinterpret_cast<T*>(B.a[l]), dl,
+                                        theta + L.b_offset[l - 1] * W);
+        if (l < nl) activate<S>(L.activation, B.a[l], B.d[l], rows * dl);
       }
-      V* f = reinterpret_cast<V*>(B.a[nl]);
-      V* g = reinterpret_cast<V*>(B.g0);
-      stat += loss(L, t.y, r, rows, f, inv_var, g);
+      V* g = B.g0;
+      stat += loss(L, rows, B.a[nl], B.y, B.valid, inv_var, g);
       if (!t.grad) continue;
       for (long l = nl; l >= 1; --l) {
         const long din = L.sizes[l - 1], dl = L.sizes[l];
-        Source h = l == 1 ? Source{t.X + r * d0, 1, d0, false} : Source{B.a[l - 1], 1, din, true};
-        Gemm<T, W>::template run<true>(h, din, rows, reinterpret_cast<T*>(g), dl, 1, dl,
-                                       B.grad + L.w_offset[l - 1] * W, dl, nullptr);
-        V* gb = gradv + L.b_offset[l - 1];
+        const T* h = l == 1 ? reinterpret_cast<T*>(B.x) : reinterpret_cast<T*>(B.a[l - 1]);
+        Gemm<T, W>::template run<true>(Source{h, 1, din, true}, din, rows, reinterpret_cast<T*>(g), dl, 1, dl,
+                                       grad + L.w_offset[l - 1] * W, dl, nullptr);
+        V* gb = B.grad + L.b_offset[l - 1];
         for (long i = 0; i < rows; ++i)
           for (long j = 0; j < dl; ++j) gb[j] += g[i * dl + j];
         if (l == 1) break;
-        V* g_prev = reinterpret_cast<V*>(g == reinterpret_cast<V*>(B.g0) ? B.g1 : B.g0);
+        V* g_prev = g == B.g0 ? B.g1 : B.g0;
         // g_prev[row][i] = sum_j g[row][j] * W[i][j]: M(c = j, i) at (i * dl + j) -> mc = 1, mj = dl
         Gemm<T, W>::template run<false>(Source{reinterpret_cast<T*>(g), dl, 1, true}, rows, dl,
-                                        B.theta + L.w_offset[l - 1] * W, 1, dl, din,
+                                        theta + L.w_offset[l - 1] * W, 1, dl, din,
                                         reinterpret_cast<T*>(g_prev), din, nullptr);
-        const V* dv = reinterpret_cast<const V*>(B.d[l - 1]);
+        const V* dv = B.d[l - 1];
         for (long i = 0; i < rows * din; ++i) g_prev[i] *= dv[i];
         g = g_prev;
       }
+    }
+    (void)d0;
+    if (t.rows_in_lanes) {
+      t.stat[0] = S::sum(stat);
+      if (t.grad)
+        for (long p = 0; p < nw; ++p) t.grad[p] = S::sum(B.grad[p]);
+      return;
     }
     for (long k = 0; k < np; ++k) t.stat[k] = stat[k];
     if (!t.grad) return;
     for (long k = 0; k < np; ++k) {
       T* gk = t.grad + k * long(t.grad_stride);
-      for (long p = 0; p < nw; ++p) gk[p] = B.grad[p * W + k];
+      for (long p = 0; p < nw; ++p) gk[p] = B.grad[p][k];
     }
   }
 
-  static V loss(const MlpLayout& L, const T* y, long r, long rows, const V* f, V inv_var, V* g) {
+  // Loss of `rows` row vectors with outputs f; writes d loglik / d f into g (zero on invalid lanes).
+  static V loss(const MlpLayout& L, long rows, const V* f, const V* y, const V* valid, V inv_var, V* g) {
     const long dout = L.sizes[L.n_layers];
     V stat = S::zero();
-    switch (L.likelihood) {
-      case Likelihood::gaussian:
-        for (long i = 0; i < rows * dout; ++i) {
-          V res = y[r * dout + i] - f[i];
-          stat += res * res;
-          g[i] = res * inv_var;
+    for (long i = 0; i < rows; ++i) {
+      const I ok = S::bits(valid[i]);
+      const V* fi = f + i * dout;
+      V* gi = g + i * dout;
+      V ll = S::zero();
+      switch (L.likelihood) {
+        case Likelihood::gaussian:
+          for (long j = 0; j < dout; ++j) {
+            V res = y[i * dout + j] - fi[j];
+            ll += res * res;
+            gi[j] = res * inv_var;
+          }
+          break;
+        case Likelihood::bernoulli: {
+          // log p = -softplus(-f) if y = 1, -softplus(f) if y = 0; d/df = y - sigmoid(f)
+          const V yi = y[i];
+          const I one = (I)(yi > T(0.5));
+          ll = -S::softplus(S::select(one, -fi[0], fi[0]));
+          gi[0] = yi - S::sigmoid(fi[0]);
+          break;
         }
-        break;
-      case Likelihood::bernoulli:
-        for (long i = 0; i < rows; ++i) {
-          const bool one = y[r + i] > T(0.5);
-          stat -= S::softplus(one ? -f[i] : f[i]);
-          g[i] = (one ? T(1) : T(0)) - S::sigmoid(f[i]);
-        }
-        break;
-      case Likelihood::categorical:
-        for (long i = 0; i < rows; ++i) {
-          const V* fi = f + i * dout;
-          V* gi = g + i * dout;
+        case Likelihood::categorical: {
           V m = fi[0];
           for (long j = 1; j < dout; ++j) m = S::max(m, fi[j]);
-          V s = S::zero();
+          V s = S::zero(), fy = S::zero();
+          const V yi = y[i];
           for (long j = 0; j < dout; ++j) {
             gi[j] = S::exp(fi[j] - m);
             s += gi[j];
+            fy = S::select((I)(yi == T(j)), fi[j], fy);
           }
-          const long label = long(y[r + i]);
-          stat += fi[label] - m - S::log(s);
-          V inv_s = 1 / s;
-          for (long j = 0; j < dout; ++j) gi[j] = (j == label ? S::set1(1) : S::zero()) - gi[j] * inv_s;
+          ll = fy - m - S::log(s);
+          const V inv_s = 1 / s;
+          for (long j = 0; j < dout; ++j)
+            gi[j] = S::select((I)(yi == T(j)), S::set1(1), S::zero()) - gi[j] * inv_s;
+          break;
         }
-        break;
+      }
+      stat += S::select(ok, ll, S::zero());
+      for (long j = 0; j < dout; ++j) gi[j] = S::select(ok, gi[j], S::zero());
     }
     return stat;
   }
@@ -498,7 +558,7 @@ struct BatchedKernel {
 template <class T>
 const KernelSet<T>& make_set() {
   static const KernelSet<T> set = {lanes_for<T>(), &SingleKernel<T>::workspace, &SingleKernel<T>::run,
-                                   &BatchedKernel<T>::workspace, &BatchedKernel<T>::run};
+                                   &LaneKernel<T>::workspace, &LaneKernel<T>::run};
   return set;
 }
 
