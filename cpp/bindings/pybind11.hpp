@@ -11,3 +11,5 @@ using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 void register_model(py::module_& m);
 void register_simd(py::module_& m);
+void register_targets(py::module_& m);
+void register_hmc(py::module_& m);

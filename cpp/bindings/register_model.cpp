@@ -1,6 +1,7 @@
 #include "pybind11.hpp"
 
 #include "symhmc/mlp.hpp"
+#include "symhmc/predictive.hpp"
 
 namespace {
 using namespace symhmc;
@@ -33,7 +34,7 @@ const T* rows_of(const carray<T>& a, std::size_t P, const char* name, std::size_
 template <class T>
 void register_posterior(py::module_& m, const char* name) {
   using Post = MlpPosterior<T>;
-  py::class_<Post>(m, name)
+  py::class_<Post, Target<T>>(m, name)
       .def(py::init([](std::vector<int> sizes, const std::string& activation, const std::string& likelihood,
                        double noise, bool infer_noise, double noise_loc, double noise_scale,
                        std::vector<double> weight_sd, std::vector<double> bias_sd, carray<T> X, carray<T> y) {
@@ -60,21 +61,6 @@ void register_posterior(py::module_& m, const char* name) {
            py::arg("bias_sd"), py::arg("X"), py::arg("y"))
       .def_property_readonly("n_params", &Post::dim)
       .def_property_readonly("n_rows", &Post::n_rows)
-      .def(
-          "logp_and_grad",
-          [](const Post& self, const carray<T>& theta, int threads) {
-            std::size_t K;
-            const T* th = rows_of(theta, self.dim(), "theta", &K);
-            py::array_t<T> logp(K), grad({K, self.dim()});
-            T* lp = logp.mutable_data();
-            T* g = grad.mutable_data();
-            {
-              py::gil_scoped_release release;
-              self.logp_grad(th, K, lp, g, threads);
-            }
-            return py::make_tuple(logp, grad);
-          },
-          py::arg("theta"), py::arg("threads") = 0)
       .def(
           "logp",
           [](const Post& self, const carray<T>& theta, int threads) {
@@ -123,7 +109,28 @@ void register_posterior(py::module_& m, const char* name) {
             }
             return out;
           },
-          py::arg("theta"), py::arg("X_new"), py::arg("threads") = 0);
+          py::arg("theta"), py::arg("X_new"), py::arg("threads") = 0)
+      .def(
+          "predictive_summary",
+          [](const Post& self, const carray<T>& theta, const carray<T>& X_new, int link,
+             const carray<double>& probs, int threads) {
+            std::size_t S;
+            const T* th = rows_of(theta, self.dim(), "draws", &S);
+            const int d0 = self.layout().in_dim();
+            if (X_new.ndim() != 2 || X_new.shape(1) != d0)
+              throw py::value_error("X_new: expected shape (n, " + std::to_string(d0) + ")");
+            const std::size_t n = std::size_t(X_new.shape(0)), d = std::size_t(self.layout().out_dim());
+            const std::size_t nq = std::size_t(probs.size());
+            py::array_t<double> mean({n, d}), sd({n, d}), q({nq, n, d});
+            double *pm = mean.mutable_data(), *ps = sd.mutable_data(), *pq = q.mutable_data();
+            {
+              py::gil_scoped_release release;
+              predictive_summary(self, th, S, X_new.data(), n, Link(link), probs.data(), nq, pm, ps, pq, threads);
+            }
+            return py::make_tuple(mean, sd, q);
+          },
+          py::arg("draws"), py::arg("X_new"), py::arg("link"), py::arg("quantiles"), py::arg("threads") = 0,
+          "posterior predictive mean, sd and quantiles; link 0 identity, 1 sigmoid, 2 softmax");
 }
 }  // namespace
 

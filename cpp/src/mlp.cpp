@@ -300,6 +300,37 @@ void MlpPosterior<T>::forward(const T* theta, std::size_t K, const T* X_new, std
   });
 }
 
+template <class T>
+std::vector<int> MlpPosterior<T>::metric_ties() const {
+  const MlpLayout& L = layout_;
+  if (L.n_layers < 2) return {};  // no hidden layer, no symmetry
+  std::vector<int> ties(dim());
+  int group = 0;
+  for (int l = 1; l <= L.n_layers; ++l) {
+    const int din = L.sizes[l - 1], dout = L.sizes[l];
+    int* w = ties.data() + L.w_offset[l - 1];
+    int* b = ties.data() + L.b_offset[l - 1];
+    if (l == 1) {  // input layer: units permute columns, so each input row is one orbit
+      for (int i = 0; i < din; ++i, ++group)
+        for (int j = 0; j < dout; ++j) w[i * dout + j] = group;
+    } else if (l == L.n_layers) {  // output layer: rows permute, each output column is one orbit
+      for (int j = 0; j < dout; ++j, ++group)
+        for (int i = 0; i < din; ++i) w[i * dout + j] = group;
+    } else {  // hidden to hidden: rows and columns permute, one orbit
+      for (int i = 0; i < din * dout; ++i) w[i] = group;
+      ++group;
+    }
+    if (l < L.n_layers) {
+      for (int j = 0; j < dout; ++j) b[j] = group;
+      ++group;
+    } else {
+      for (int j = 0; j < dout; ++j) b[j] = group++;
+    }
+  }
+  if (L.infer_noise) ties[L.n_weights] = group++;
+  return ties;
+}
+
 template class MlpPosterior<double>;
 template class MlpPosterior<float>;
 

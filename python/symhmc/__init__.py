@@ -1,9 +1,24 @@
 """symhmc: fast HMC and parallel tempering for Bayesian neural network posteriors on CPUs."""
 
 from ._model import BayesianMLP
+from ._result import SampleResult, SamplerState, Summary
+from ._sample import sample
 from ._simd import _apply_environment, set_simd, simd_info
+from ._targets import Funnel, GaussianMixture, GaussianTarget
 
 __version__ = "0.1.0"
-__all__ = ["BayesianMLP", "simd_info", "set_simd", "__version__"]
+__all__ = [
+    "BayesianMLP",
+    "Funnel",
+    "GaussianMixture",
+    "GaussianTarget",
+    "SampleResult",
+    "SamplerState",
+    "Summary",
+    "sample",
+    "set_simd",
+    "simd_info",
+    "__version__",
+]
 
 _apply_environment()

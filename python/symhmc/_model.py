@@ -124,6 +124,7 @@ class BayesianMLP:
         self.bias_scales = tuple(bias_sd)
         self.n_classes = out_dim if likelihood == "categorical" else None
         self._infer_noise = infer_noise
+        self._noise_prior = (loc, tau)
 
     # -- shape ---------------------------------------------------------------------------------
     @property
@@ -193,6 +194,38 @@ class BayesianMLP:
         leading K axis when theta is (K, P).
         """
         th, single = self._theta(theta)
+        f = self._core.forward(th, self._check_inputs(X_new), self._threads or 0)
+        if self.likelihood == "bernoulli":
+            f = 0.5 * (1.0 + np.tanh(0.5 * f))  # sigmoid without overflow warnings
+        elif self.likelihood == "categorical":
+            with np.errstate(over="ignore", invalid="ignore"):
+                f = np.exp(f - f.max(axis=-1, keepdims=True))
+                f /= f.sum(axis=-1, keepdims=True)
+        if self._squeeze_output:
+            f = f[..., 0]
+        return f[0] if single else f
+
+    def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
+        """A prior draw shrunk by 10: small weights keep every unit in its active range at the start."""
+        sd = np.empty(self.n_params)
+        scales = {}
+        for l, (ws, bs) in enumerate(zip(self.weight_scales, self.bias_scales), start=1):
+            scales[f"W{l}"], scales[f"b{l}"] = ws, bs
+        for name, sl, _ in self._parameter_slices():
+            if name == "log_noise":
+                continue
+            sd[sl] = scales[name]
+        init = 0.1 * sd * rng.standard_normal((chains, self.n_params))
+        if self._infer_noise:
+            init[:, -1] = self._noise_prior[0]
+        return init
+
+    @property
+    def _squeeze_output(self) -> bool:
+        """One output per input: (n,) rather than (n, 1)."""
+        return (self._y_1d and self.likelihood == "gaussian") or self.likelihood == "bernoulli"
+
+    def _check_inputs(self, X_new) -> np.ndarray:
         Xn = as_float_array(X_new, "X_new", np.float64)
         if Xn.ndim == 1 and self.layer_sizes[0] == 1:
             Xn = Xn[:, None]
@@ -200,15 +233,7 @@ class BayesianMLP:
             raise ValueError(f"X_new: expected shape (n, {self.layer_sizes[0]}), got {Xn.shape}")
         if not np.all(np.isfinite(Xn)):
             raise ValueError("X_new: contains NaN or inf")
-        f = self._core.forward(th, np.ascontiguousarray(Xn, self._dtype), self._threads or 0)
-        if self.likelihood == "bernoulli":
-            f = 0.5 * (1.0 + np.tanh(0.5 * f))  # sigmoid without overflow warnings
-        elif self.likelihood == "categorical":
-            f = np.exp(f - f.max(axis=-1, keepdims=True))
-            f /= f.sum(axis=-1, keepdims=True)
-        if (self._y_1d and self.likelihood == "gaussian") or self.likelihood == "bernoulli":
-            f = f[..., 0]
-        return f[0] if single else f
+        return np.ascontiguousarray(Xn, self._dtype)
 
     # -- conversions ---------------------------------------------------------------------------
     def unflatten(self, theta) -> Dict[str, np.ndarray]:

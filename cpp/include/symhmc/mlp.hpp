@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "symhmc/mlp_layout.hpp"
+#include "symhmc/target.hpp"
 
 namespace symhmc {
 
@@ -33,19 +34,22 @@ struct MlpSpec {
 // T is double or float. The data are copied in; the object is immutable and safe to share between
 // threads after construction.
 template <class T>
-class MlpPosterior {
+class MlpPosterior : public Target<T> {
  public:
   // X: n_rows x d_0 row-major. y: n_rows x d_L for gaussian, n_rows labels (0/1 or 0..C-1) otherwise.
   MlpPosterior(MlpSpec spec, const T* X, const T* y, std::size_t n_rows);
 
   const MlpSpec& spec() const { return spec_; }
   const MlpLayout& layout() const { return layout_; }
-  std::size_t dim() const { return static_cast<std::size_t>(layout_.n_params); }
+  std::size_t dim() const override { return static_cast<std::size_t>(layout_.n_params); }
   std::size_t n_rows() const { return n_rows_; }
 
   // theta: K x dim. Writes logp (K) and, when grad is not null, grad (K x dim). threads <= 0 means all.
   // Non-finite results are reported as logp = -inf (the gradient is then meaningless).
-  void logp_grad(const T* theta, std::size_t K, T* logp, T* grad, int threads = 0) const;
+  void logp_grad(const T* theta, std::size_t K, T* logp, T* grad, int threads = 0) const override;
+  // Orbits of the unit permutations of every hidden layer: one group for a hidden-to-hidden weight
+  // matrix, one per input row of W_1, one per output column of W_L, one per hidden bias vector.
+  std::vector<int> metric_ties() const override;
   // Split into its two terms (tempering needs them apart): log prior and log likelihood, each with
   // its gradient. Any output pointer may be null.
   void evaluate(const T* theta, std::size_t K, T* log_prior, T* log_lik, T* grad_prior, T* grad_lik,

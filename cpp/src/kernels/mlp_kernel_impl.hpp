@@ -120,13 +120,18 @@ SYMHMC_INLINE void activate(Activation act, typename S::V* z, typename S::V* d, 
   typedef typename S::V V;
   typedef typename S::I I;
   switch (act) {
-    case Activation::tanh:
-      for (long i = 0; i < n; ++i) {
-        V t = S::tanh(z[i]);
-        z[i] = t;
-        d[i] = 1 - t * t;
+    case Activation::tanh: {
+      constexpr int U = 4;  // independent vectors in flight (see Simd::tanh_n)
+      long i = 0;
+      for (; i + U <= n; i += U) {
+        V t[U], dd[U];
+        for (int u = 0; u < U; ++u) t[u] = z[i + u];
+        S::template tanh_n<U>(t, dd);
+        for (int u = 0; u < U; ++u) z[i + u] = t[u], d[i + u] = dd[u];
       }
+      for (; i < n; ++i) S::template tanh_n<1>(z + i, d + i);
       break;
+    }
     case Activation::relu:
       for (long i = 0; i < n; ++i) {
         I pos = (I)(z[i] > 0);
@@ -177,7 +182,6 @@ struct Carver {
 };
 
 constexpr long kBlockRows = 32;  // rows per sub-block of the single kernel (fits L1/L2 for wide nets)
-constexpr long kLaneRows = kTileRows;  // row vectors per sub-block of the lane kernel
 
 // ---------------------------------------------------------------------------------------------------
 // Single position, lanes over units.
@@ -368,27 +372,174 @@ struct SingleKernel {
 };
 
 // ---------------------------------------------------------------------------------------------------
+// Feature-major products for the lane kernel. A layer's values for one block of data are stored
+// [unit][slot] with n slots per unit (a slot is one vector of W lanes). All three products of
+// back-propagation have the form
+//   out[o * os + j] (+)= sum_c src(o * so + c * sc) * M[c * mc + j * mj]
+// where src is a broadcast scalar (weights, rows in lanes) or a vector (weights with positions in lanes,
+// or activations), and M and out are vectors. Tiles of kTileRows x kTileVecs accumulators; remainders
+// get their own full tile shapes (no 1-wide strips).
+template <class T, int W>
+struct FGemm {
+  typedef Simd<T, W> S;
+  typedef typename S::V V;
+  enum Init { kZero = 0, kAccumulate = 1, kBias = 2 };
+
+  template <bool VecSrc>
+  static SYMHMC_INLINE V src_at(const T* p, long i) {
+    if (VecSrc) return S::load(p + i * W);
+    return S::set1(p[i]);
+  }
+
+  template <int RB, int JB, bool VecSrc, int In>
+  static SYMHMC_INLINE void tile(const T* src, long so, long sc, long n_c, const V* M, long mc, long mj, V* out,
+                                 long os, const T* bias, long o0, long j0) {
+    V acc[RB][JB];
+    for (int r = 0; r < RB; ++r) {
+      const V b = In == kBias ? src_at<VecSrc>(bias, o0 + r) : S::zero();
+      for (int j = 0; j < JB; ++j) acc[r][j] = In == kAccumulate ? out[(o0 + r) * os + j0 + j] : b;
+    }
+    const T* sp = VecSrc ? src + o0 * so * W : src + o0 * so;
+    const V* mp = M + j0 * mj;
+    for (long c = 0; c < n_c; ++c) {
+      V m[JB];
+      for (int j = 0; j < JB; ++j) m[j] = mp[j * mj];
+      for (int r = 0; r < RB; ++r) {
+        const V s = src_at<VecSrc>(sp, r * so);
+        for (int j = 0; j < JB; ++j) acc[r][j] += s * m[j];
+      }
+      sp += VecSrc ? sc * W : sc;
+      mp += mc;
+    }
+    for (int r = 0; r < RB; ++r)
+      for (int j = 0; j < JB; ++j) out[(o0 + r) * os + j0 + j] = acc[r][j];
+  }
+
+  template <int RB, bool VecSrc, int In>
+  static SYMHMC_INLINE void strip(const T* src, long so, long sc, long n_c, const V* M, long mc, long mj, V* out,
+                                  long os, const T* bias, long o0, long n_j) {
+    long j = 0;
+    for (; j + kTileVecs <= n_j; j += kTileVecs)
+      tile<RB, kTileVecs, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o0, j);
+    switch (n_j - j) {
+      case 1: tile<RB, 1, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o0, j); break;
+      case 2:
+        if constexpr (kTileVecs > 2) tile<RB, 2, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o0, j);
+        break;
+      case 3:
+        if constexpr (kTileVecs > 3) tile<RB, 3, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o0, j);
+        break;
+      default: break;
+    }
+  }
+
+  // n_o output rows (o) by n_j output vectors (j), summing over n_c.
+  template <bool VecSrc, int In>
+  static void run(const T* src, long so, long sc, long n_c, const V* M, long mc, long mj, V* out, long os,
+                  const T* bias, long n_o, long n_j) {
+    long o = 0;
+    for (; o + kTileRows <= n_o; o += kTileRows)
+      strip<kTileRows, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o, n_j);
+    switch (n_o - o) {
+#define SYMHMC_REM(k)                                                                       \
+  case k:                                                                                   \
+    if constexpr (kTileRows > k) strip<k, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o, n_j); \
+    break;
+      SYMHMC_REM(1)
+      SYMHMC_REM(2)
+      SYMHMC_REM(3)
+      SYMHMC_REM(4)
+      SYMHMC_REM(5)
+      SYMHMC_REM(6)
+      SYMHMC_REM(7)
+#undef SYMHMC_REM
+      default: break;
+    }
+  }
+};
+
+// Activation values only, in place (the lane kernel takes the derivative from the value where it can).
+template <class S>
+SYMHMC_INLINE void activate_values(Activation act, typename S::V* z, typename S::V* d, long n) {
+  typedef typename S::V V;
+  constexpr int U = 4;  // independent vectors in flight
+  switch (act) {
+    case Activation::tanh: {
+      long i = 0;
+      for (; i + U <= n; i += U) S::template tanh_n<U>(z + i, nullptr);
+      for (; i < n; ++i) S::template tanh_n<1>(z + i, nullptr);
+      break;
+    }
+    case Activation::relu:
+      for (long i = 0; i < n; ++i) z[i] = S::max(z[i], S::zero());
+      break;
+    case Activation::sigmoid:
+      for (long i = 0; i < n; ++i) z[i] = S::sigmoid(z[i]);
+      break;
+    case Activation::silu:
+    case Activation::gelu:
+      activate<S>(act, z, d, n);
+      break;
+    case Activation::identity:
+      break;
+    default:
+      (void)sizeof(V);
+  }
+}
+
+// g *= act'(z), with the derivative from the activation value a (tanh, sigmoid, relu) or stored in d.
+template <class S>
+SYMHMC_INLINE void backprop_derivative(Activation act, typename S::V* g, const typename S::V* a,
+                                       const typename S::V* d, long n) {
+  typedef typename S::I I;
+  switch (act) {
+    case Activation::tanh:
+      for (long i = 0; i < n; ++i) g[i] *= 1 - a[i] * a[i];
+      break;
+    case Activation::sigmoid:
+      for (long i = 0; i < n; ++i) g[i] *= a[i] * (1 - a[i]);
+      break;
+    case Activation::relu:
+      for (long i = 0; i < n; ++i) g[i] = S::select((I)(a[i] > 0), g[i], S::zero());
+      break;
+    case Activation::silu:
+    case Activation::gelu:
+      for (long i = 0; i < n; ++i) g[i] *= d[i];
+      break;
+    case Activation::identity:
+      break;
+  }
+}
+
+constexpr long kLaneSlots = 16;  // slots (vectors) per block of the lane kernel
+
+// ---------------------------------------------------------------------------------------------------
 // Lane kernel: every scalar of back-propagation becomes a vector of W independent lanes, so nothing is
 // padded and nothing is reduced across lanes until the very end. A lane is either
-//   * a position (up to W parameter vectors; data rows broadcast), or
-//   * a data row (one parameter vector broadcast; W rows at a time, gradients summed over lanes last).
-// Parameters and gradients are held as P vectors, so this is for narrow nets whose P*W fits in cache.
+//   * a position (up to W parameter vectors, weights held as vectors; data rows broadcast), or
+//   * a data row (one parameter vector, weights broadcast from theta; W rows per slot; gradients are
+//     summed over the lanes at the end of the task).
+// Activations are stored feature-major ([unit][slot]), so every product is a register-tiled FGemm whose
+// source is a weight (scalar or vector) or an activation and whose other operand is a run of slots.
 template <class T>
 struct LaneKernel {
   static constexpr int W = lanes_for<T>();
   typedef Simd<T, W> S;
   typedef typename S::V V;
   typedef typename S::I I;
-  typedef typename Gemm<T, W>::Source Source;
+  typedef FGemm<T, W> G;
 
   struct Buffers {
-    V *theta, *grad;  // n_weights vectors each
-    V *x, *y;         // one block of inputs (rows x d_0) and targets (rows x d_L or rows labels)
-    V* valid;         // rows: all-ones where the lane holds a data row
-    V *a[kMaxLayers + 1], *d[kMaxLayers + 1];
+    V *theta, *grad;  // n_weights vectors each (theta: positions in lanes only)
+    V *x, *y;         // one block: d_0 x slots inputs, targets (d_L x slots gaussian, else 1 x slots)
+    V* valid;         // per slot: all-ones lanes hold a data row
+    V *a[kMaxLayers + 1], *d[kMaxLayers + 1];  // activations (a[L]: outputs); stored derivatives
     V *g0, *g1;
+    V* w1s;  // one hidden layer: W_1, b_1 scaled by Simd::kTanhScale (tanh only)
     std::size_t size;
   };
+
+  static bool stores_derivative(Activation a) { return a == Activation::gelu || a == Activation::silu; }
 
   static Buffers carve(const MlpLayout& L, T* work) {
     Buffers B;
@@ -396,106 +547,283 @@ struct LaneKernel {
     auto vecs = [&](std::size_t n) { return reinterpret_cast<V*>(c.take(n * W)); };
     long max_d = 0;
     for (int l = 0; l <= L.n_layers; ++l) max_d = L.sizes[l] > max_d ? L.sizes[l] : max_d;
+    const std::size_t R = kLaneSlots;
     B.theta = vecs(std::size_t(L.n_weights));
     B.grad = vecs(std::size_t(L.n_weights));
-    B.x = vecs(std::size_t(kLaneRows) * L.sizes[0]);
-    B.y = vecs(std::size_t(kLaneRows) * L.sizes[L.n_layers]);
-    B.valid = vecs(kLaneRows);
+    B.x = vecs(R * L.sizes[0]);
+    B.y = vecs(R * L.sizes[L.n_layers]);
+    B.valid = vecs(R);
     for (int l = 1; l <= L.n_layers; ++l) {
-      B.a[l] = vecs(std::size_t(kLaneRows) * L.sizes[l]);
-      B.d[l] = vecs(std::size_t(kLaneRows) * L.sizes[l]);
+      B.a[l] = vecs(R * L.sizes[l]);
+      B.d[l] = l < L.n_layers && stores_derivative(L.activation) ? vecs(R * L.sizes[l]) : nullptr;
     }
-    B.g0 = vecs(std::size_t(kLaneRows) * max_d);
-    B.g1 = vecs(std::size_t(kLaneRows) * max_d);
+    B.g0 = vecs(R * max_d);
+    B.g1 = vecs(R * max_d);
+    B.w1s = fused(L) ? vecs(std::size_t(L.sizes[0] + 1) * L.sizes[1]) : nullptr;
     B.size = c.used;
     return B;
   }
   static std::size_t workspace(const MlpLayout& L) { return carve(L, nullptr).size; }
 
-  // Loads the next block of data into lane vectors; returns the number of row vectors filled.
+  // One hidden layer with a narrow input and output: the whole forward and backward pass of a group of
+  // slots runs unit by unit in registers (no activation passes over memory, the output layer's sums and
+  // the gradients of both layers accumulated on the fly).
+  static constexpr long kFusedMaxOut = 8, kFusedMaxIn = 64;
+  static bool fused(const MlpLayout& L) {
+    return L.n_layers == 2 && L.sizes[2] <= kFusedMaxOut && L.sizes[0] <= kFusedMaxIn;
+  }
+  struct Fused {
+    const MlpLayout* L;
+    const Buffers* B;
+    long n;                      // slots in this block
+    const T *w1, *b1, *w2, *b2;  // weights (ws elements each); w1, b1 scaled when `scaled`
+    V inv_var;
+    bool grad, scaled;
+  };
+  template <bool VecW>
+  static SYMHMC_INLINE V wt(const T* p, long i) {
+    if (VecW) return S::load(p + i * W);
+    return S::set1(p[i]);
+  }
+
+  template <bool VecW, int U, int D>  // D = 0: output width known at run time only
+  static SYMHMC_INLINE V fused_group(const Fused& F, long v0) {
+    const MlpLayout& L = *F.L;
+    const Buffers& B = *F.B;
+    const long d0 = L.sizes[0], H = L.sizes[1], n = F.n;
+    const long Dn = D > 0 ? D : L.sizes[2];
+    constexpr int DM = D > 0 ? D : int(kFusedMaxOut);
+    const Activation act = L.activation;
+    V f[DM][U], g[DM][U];
+    for (long o = 0; o < Dn; ++o) {
+      const V b = wt<VecW>(F.b2, o);
+      for (int u = 0; u < U; ++u) f[o][u] = b;
+    }
+    V* a1 = B.a[1] + v0;
+    V* d1 = B.d[1] ? B.d[1] + v0 : nullptr;
+    const V* x = B.x + v0;
+    for (long j = 0; j < H; ++j) {
+      V z[U];
+      const V b = wt<VecW>(F.b1, j);
+      for (int u = 0; u < U; ++u) z[u] = b;
+      for (long i = 0; i < d0; ++i) {
+        const V w = wt<VecW>(F.w1, i * H + j);
+        for (int u = 0; u < U; ++u) z[u] += w * x[i * n + u];
+      }
+      if (act == Activation::tanh) {
+        if (F.scaled)
+          S::template tanh_scaled_n<U>(z);
+        else
+          S::template tanh_n<U>(z, nullptr);
+      } else {
+        activate_values<S>(act, z, d1 ? d1 + j * n : nullptr, U);
+      }
+      for (int u = 0; u < U; ++u) a1[j * n + u] = z[u];
+      for (long o = 0; o < Dn; ++o) {
+        const V w = wt<VecW>(F.w2, j * Dn + o);
+        for (int u = 0; u < U; ++u) f[o][u] += z[u] * w;
+      }
+    }
+    const V stat = loss(L, U, &f[0][0], U, B.y + v0, n, B.valid + v0, F.inv_var, &g[0][0], U);
+    if (!F.grad) return stat;
+    V* gW1 = B.grad + L.w_offset[0];
+    V* gb1 = B.grad + L.b_offset[0];
+    V* gW2 = B.grad + L.w_offset[1];
+    V* gb2 = B.grad + L.b_offset[1];
+    for (long o = 0; o < Dn; ++o) {
+      V s = gb2[o];
+      for (int u = 0; u < U; ++u) s += g[o][u];
+      gb2[o] = s;
+    }
+    for (long j = 0; j < H; ++j) {
+      V t[U], gh[U];
+      for (int u = 0; u < U; ++u) t[u] = a1[j * n + u];
+      for (long o = 0; o < Dn; ++o) {
+        V acc = gW2[j * Dn + o];
+        for (int u = 0; u < U; ++u) acc += t[u] * g[o][u];
+        gW2[j * Dn + o] = acc;
+        const V w = wt<VecW>(F.w2, j * Dn + o);
+        if (o == 0)
+          for (int u = 0; u < U; ++u) gh[u] = w * g[0][u];
+        else
+          for (int u = 0; u < U; ++u) gh[u] += w * g[o][u];
+      }
+      backprop_derivative<S>(act, gh, t, d1 ? d1 + j * n : nullptr, U);
+      V s = gb1[j];
+      for (int u = 0; u < U; ++u) s += gh[u];
+      gb1[j] = s;
+      for (long i = 0; i < d0; ++i) {
+        V acc = gW1[i * H + j];
+        for (int u = 0; u < U; ++u) acc += x[i * n + u] * gh[u];
+        gW1[i * H + j] = acc;
+      }
+    }
+    return stat;
+  }
+
+  template <bool VecW, int D>
+  static V fused_block(const Fused& F) {
+    V stat = S::zero();
+    long v = 0;
+    for (; v + 4 <= F.n; v += 4) stat += fused_group<VecW, 4, D>(F, v);
+    switch (F.n - v) {
+      case 1: stat += fused_group<VecW, 1, D>(F, v); break;
+      case 2: stat += fused_group<VecW, 2, D>(F, v); break;
+      case 3: stat += fused_group<VecW, 3, D>(F, v); break;
+      default: break;
+    }
+    return stat;
+  }
+
+  // Loads the next block of data feature-major; returns the number of slots filled.
   static long load_block(const LikelihoodTask<T>& t, const Buffers& B, long r) {
     const MlpLayout& L = *t.layout;
     const long d0 = L.sizes[0], dout = L.sizes[L.n_layers], r1 = long(t.r1);
     const long ny = L.likelihood == Likelihood::gaussian ? dout : 1;
     if (!t.rows_in_lanes) {  // every lane sees the same row
-      const long rows = (r1 - r) < kLaneRows ? (r1 - r) : kLaneRows;
-      for (long i = 0; i < rows; ++i) {
-        for (long j = 0; j < d0; ++j) B.x[i * d0 + j] = S::set1(t.X[(r + i) * d0 + j]);
-        for (long j = 0; j < ny; ++j) B.y[i * ny + j] = S::set1(t.y[(r + i) * ny + j]);
-        B.valid[i] = S::from_bits(I{} - 1);
+      const long n = (r1 - r) < kLaneSlots ? (r1 - r) : kLaneSlots;
+      for (long v = 0; v < n; ++v) {
+        for (long i = 0; i < d0; ++i) B.x[i * n + v] = S::set1(t.X[(r + v) * d0 + i]);
+        for (long o = 0; o < ny; ++o) B.y[o * n + v] = S::set1(t.y[(r + v) * ny + o]);
+        B.valid[v] = S::from_bits(I{} - 1);
       }
-      return rows;
+      return n;
     }
-    const long per_block = kLaneRows * W;
-    const long rows = (r1 - r) < per_block ? (r1 - r) : per_block;
-    const long groups = (rows + W - 1) / W;
-    for (long g = 0; g < groups; ++g)
-      for (int lane = 0; lane < W; ++lane) {
-        const long row = r + g * W + lane;
-        const bool in = row < r + rows;
-        for (long j = 0; j < d0; ++j) B.x[g * d0 + j][lane] = in ? t.X[row * d0 + j] : T(0);
-        for (long j = 0; j < ny; ++j) B.y[g * ny + j][lane] = in ? t.y[row * ny + j] : T(0);
-        B.valid[g][lane] = in ? S::from_bits(I{} - 1)[0] : T(0);
+    const long rows = (r1 - r) < kLaneSlots * W ? (r1 - r) : kLaneSlots * W;
+    const long n = (rows + W - 1) / W;
+    T* x = reinterpret_cast<T*>(B.x);
+    T* y = reinterpret_cast<T*>(B.y);
+    for (long v = 0; v < n; ++v) {
+      const long full = rows - v * W < W ? rows - v * W : W;  // lanes with a row
+      const T* Xr = t.X + (r + v * W) * d0;
+      const T* yr = t.y + (r + v * W) * ny;
+      for (long i = 0; i < d0; ++i) {
+        T* xi = x + (i * n + v) * W;
+        for (long k = 0; k < full; ++k) xi[k] = Xr[k * d0 + i];
+        for (long k = full; k < W; ++k) xi[k] = T(0);
       }
-    return groups;
+      for (long o = 0; o < ny; ++o) {
+        T* yo = y + (o * n + v) * W;
+        for (long k = 0; k < full; ++k) yo[k] = yr[k * ny + o];
+        for (long k = full; k < W; ++k) yo[k] = T(0);
+      }
+      V valid = S::zero();
+      for (long k = 0; k < full; ++k) valid[k] = S::from_bits(I{} - 1)[0];
+      B.valid[v] = valid;
+    }
+    return n;
   }
 
   static void run(const LikelihoodTask<T>& t) {
     const MlpLayout& L = *t.layout;
     const Buffers B = carve(L, t.work);
     const long np = long(t.n_pos), nw = long(L.n_weights), nl = L.n_layers;
-    const long d0 = L.sizes[0];
-    // Positions: lane k of vector p is theta[k][p] (empty lanes repeat position 0: finite values).
-    // Rows: every lane holds the single position.
-    for (long p = 0; p < nw; ++p)
-      for (long k = 0; k < W; ++k) B.theta[p][k] = t.theta[(k < np ? k : 0) * long(t.theta_stride) + p];
-    if (t.grad)
-      for (long p = 0; p < nw; ++p) B.grad[p] = S::zero();
+    const bool vec = !t.rows_in_lanes;  // weights held as vectors (positions in lanes)
+    const T* wsrc;                      // weights: scalars (rows in lanes) or vectors, indexed by parameter
+    if (vec) {
+      for (long p = 0; p < nw; ++p)
+        for (long k = 0; k < W; ++k) B.theta[p][k] = t.theta[(k < np ? k : 0) * long(t.theta_stride) + p];
+      wsrc = reinterpret_cast<const T*>(B.theta);
+    } else {
+      wsrc = t.theta;
+    }
+    const long ws = vec ? W : 1;  // elements per weight in wsrc
     V inv_var = S::set1(1);
     if (t.inv_var)
-      for (long k = 0; k < W; ++k) inv_var[k] = t.inv_var[k < np ? k : 0];
+      for (long k = 0; k < W; ++k) inv_var[k] = t.inv_var[vec && k < np ? k : 0];
     V stat = S::zero();
-    T* theta = reinterpret_cast<T*>(B.theta);
-    T* grad = reinterpret_cast<T*>(B.grad);
-    const long step = t.rows_in_lanes ? kLaneRows * W : kLaneRows;
+    const long step = t.rows_in_lanes ? kLaneSlots * W : kLaneSlots;
+    bool first = true;
 
-    for (long r = long(t.r0); r < long(t.r1); r += step) {
-      const long rows = load_block(t, B, r);
+    if (fused(L)) {
+      Fused F;
+      F.L = &L;
+      F.B = &B;
+      F.w1 = wsrc + L.w_offset[0] * ws;
+      F.b1 = wsrc + L.b_offset[0] * ws;
+      F.w2 = wsrc + L.w_offset[1] * ws;
+      F.b2 = wsrc + L.b_offset[1] * ws;
+      F.inv_var = inv_var;
+      F.grad = t.grad != nullptr;
+      F.scaled = L.activation == Activation::tanh && S::kFastScaledTanh;
+      if (F.scaled) {  // W_1 and b_1 are contiguous in theta
+        const long n1 = (L.sizes[0] + 1) * long(L.sizes[1]);
+        T* w1s = reinterpret_cast<T*>(B.w1s);
+        for (long p = 0; p < n1 * ws; ++p) w1s[p] = F.w1[p] * S::kTanhScale;
+        F.w1 = w1s;
+        F.b1 = w1s + L.sizes[0] * long(L.sizes[1]) * ws;
+      }
+      if (F.grad)
+        for (long p = 0; p < nw; ++p) B.grad[p] = S::zero();
+      const bool d1 = L.sizes[2] == 1;
+      for (long r = long(t.r0); r < long(t.r1); r += step) {
+        F.n = load_block(t, B, r);
+        if (vec)
+          stat += d1 ? fused_block<true, 1>(F) : fused_block<true, 0>(F);
+        else
+          stat += d1 ? fused_block<false, 1>(F) : fused_block<false, 0>(F);
+      }
+      finish(t, B, stat);
+      return;
+    }
+
+    for (long r = long(t.r0); r < long(t.r1); r += step, first = false) {
+      const long n = load_block(t, B, r);
+      // forward: a_l[unit][slot] = act(sum_i W_l[i][unit] a_{l-1}[i][slot] + b_l[unit])
       for (int l = 1; l <= nl; ++l) {
         const long din = L.sizes[l - 1], dl = L.sizes[l];
-        const T* h = l == 1 ? reinterpret_cast<T*>(B.x) : reinterpret_cast<T*>(B.a[l - 1]);
-        Gemm<T, W>::template run<false>(Source{h, din, 1, true}, rows, din, theta + L.w_offset[l - 1] * W, dl,
-                                        1, dl, reinterpret_cast<T*>(B.a[l]), dl,
-                                        theta + L.b_offset[l - 1] * W);
-        if (l < nl) activate<S>(L.activation, B.a[l], B.d[l], rows * dl);
+        const V* h = l == 1 ? B.x : B.a[l - 1];
+        const T* Wl = wsrc + L.w_offset[l - 1] * ws;
+        const T* bl = wsrc + L.b_offset[l - 1] * ws;
+        if (vec)
+          G::template run<true, G::kBias>(Wl, 1, dl, din, h, n, 1, B.a[l], n, bl, dl, n);
+        else
+          G::template run<false, G::kBias>(Wl, 1, dl, din, h, n, 1, B.a[l], n, bl, dl, n);
+        if (l < nl) activate_values<S>(L.activation, B.a[l], B.d[l], dl * n);
       }
       V* g = B.g0;
-      stat += loss(L, rows, B.a[nl], B.y, B.valid, inv_var, g);
+      stat += loss(L, n, B.a[nl], n, B.y, n, B.valid, inv_var, g, n);
       if (!t.grad) continue;
-      for (long l = nl; l >= 1; --l) {
+      for (int l = nl; l >= 1; --l) {
         const long din = L.sizes[l - 1], dl = L.sizes[l];
-        const T* h = l == 1 ? reinterpret_cast<T*>(B.x) : reinterpret_cast<T*>(B.a[l - 1]);
-        Gemm<T, W>::template run<true>(Source{h, 1, din, true}, din, rows, reinterpret_cast<T*>(g), dl, 1, dl,
-                                       grad + L.w_offset[l - 1] * W, dl, nullptr);
+        const V* h = l == 1 ? B.x : B.a[l - 1];
+        // weight gradient: gW[i][j] (+)= sum_slots h[i][slot] g[j][slot], lanes summed at the end
+        V* gw = B.grad + L.w_offset[l - 1];
+        const T* hs = reinterpret_cast<const T*>(h);
+        if (first)
+          G::template run<true, G::kZero>(hs, n, 1, n, g, 1, n, gw, dl, nullptr, din, dl);
+        else
+          G::template run<true, G::kAccumulate>(hs, n, 1, n, g, 1, n, gw, dl, nullptr, din, dl);
         V* gb = B.grad + L.b_offset[l - 1];
-        for (long i = 0; i < rows; ++i)
-          for (long j = 0; j < dl; ++j) gb[j] += g[i * dl + j];
+        for (long j = 0; j < dl; ++j) {
+          V s0 = first ? S::zero() : gb[j], s1 = S::zero();
+          const V* gj = g + j * n;
+          long v = 0;
+          for (; v + 2 <= n; v += 2) s0 += gj[v], s1 += gj[v + 1];
+          if (v < n) s0 += gj[v];
+          gb[j] = s0 + s1;
+        }
         if (l == 1) break;
+        // back-propagate: g_prev[i][slot] = (sum_j W_l[i][j] g[j][slot]) * act'(z_{l-1}[i][slot])
         V* g_prev = g == B.g0 ? B.g1 : B.g0;
-        // g_prev[row][i] = sum_j g[row][j] * W[i][j]: M(c = j, i) at (i * dl + j) -> mc = 1, mj = dl
-        Gemm<T, W>::template run<false>(Source{reinterpret_cast<T*>(g), dl, 1, true}, rows, dl,
-                                        theta + L.w_offset[l - 1] * W, 1, dl, din,
-                                        reinterpret_cast<T*>(g_prev), din, nullptr);
-        const V* dv = B.d[l - 1];
-        for (long i = 0; i < rows * din; ++i) g_prev[i] *= dv[i];
+        const T* Wl = wsrc + L.w_offset[l - 1] * ws;
+        if (vec)
+          G::template run<true, G::kZero>(Wl, dl, 1, dl, g, n, 1, g_prev, n, nullptr, din, n);
+        else
+          G::template run<false, G::kZero>(Wl, dl, 1, dl, g, n, 1, g_prev, n, nullptr, din, n);
+        backprop_derivative<S>(L.activation, g_prev, B.a[l - 1], B.d[l - 1], din * n);
         g = g_prev;
       }
     }
-    (void)d0;
+    finish(t, B, stat);
+  }
+
+  // Per-position statistic and gradient out of the lanes.
+  static void finish(const LikelihoodTask<T>& t, const Buffers& B, V stat) {
+    const long np = long(t.n_pos), nw = long(t.layout->n_weights);
     if (t.rows_in_lanes) {
       t.stat[0] = S::sum(stat);
-      if (t.grad)
-        for (long p = 0; p < nw; ++p) t.grad[p] = S::sum(B.grad[p]);
+      if (t.grad) S::sum_lanes(B.grad, nw, t.grad);
       return;
     }
     for (long k = 0; k < np; ++k) t.stat[k] = stat[k];
@@ -506,50 +834,51 @@ struct LaneKernel {
     }
   }
 
-  // Loss of `rows` row vectors with outputs f; writes d loglik / d f into g (zero on invalid lanes).
-  static V loss(const MlpLayout& L, long rows, const V* f, const V* y, const V* valid, V inv_var, V* g) {
+  // Loss of `count` slots with outputs f[o * sf + v] and targets y[o * sy + v]; writes d loglik / d f into
+  // g[o * sg + v] (zero on empty lanes) and returns the per-lane statistic.
+  static SYMHMC_INLINE V loss(const MlpLayout& L, long count, const V* f, long sf, const V* y, long sy,
+                              const V* valid, V inv_var, V* g, long sg) {
     const long dout = L.sizes[L.n_layers];
     V stat = S::zero();
-    for (long i = 0; i < rows; ++i) {
-      const I ok = S::bits(valid[i]);
-      const V* fi = f + i * dout;
-      V* gi = g + i * dout;
+    for (long v = 0; v < count; ++v) {
+      const I ok = S::bits(valid[v]);
       V ll = S::zero();
       switch (L.likelihood) {
         case Likelihood::gaussian:
-          for (long j = 0; j < dout; ++j) {
-            V res = y[i * dout + j] - fi[j];
+          for (long o = 0; o < dout; ++o) {
+            V res = y[o * sy + v] - f[o * sf + v];
             ll += res * res;
-            gi[j] = res * inv_var;
+            g[o * sg + v] = res * inv_var;
           }
           break;
         case Likelihood::bernoulli: {
           // log p = -softplus(-f) if y = 1, -softplus(f) if y = 0; d/df = y - sigmoid(f)
-          const V yi = y[i];
+          const V yi = y[v], fi = f[v];
           const I one = (I)(yi > T(0.5));
-          ll = -S::softplus(S::select(one, -fi[0], fi[0]));
-          gi[0] = yi - S::sigmoid(fi[0]);
+          ll = -S::softplus(S::select(one, -fi, fi));
+          g[v] = yi - S::sigmoid(fi);
           break;
         }
         case Likelihood::categorical: {
-          V m = fi[0];
-          for (long j = 1; j < dout; ++j) m = S::max(m, fi[j]);
+          V m = f[v];
+          for (long o = 1; o < dout; ++o) m = S::max(m, f[o * sf + v]);
           V s = S::zero(), fy = S::zero();
-          const V yi = y[i];
-          for (long j = 0; j < dout; ++j) {
-            gi[j] = S::exp(fi[j] - m);
-            s += gi[j];
-            fy = S::select((I)(yi == T(j)), fi[j], fy);
+          const V yi = y[v];
+          for (long o = 0; o < dout; ++o) {
+            const V e = S::exp(f[o * sf + v] - m);
+            g[o * sg + v] = e;
+            s += e;
+            fy = S::select((I)(yi == T(o)), f[o * sf + v], fy);
           }
           ll = fy - m - S::log(s);
           const V inv_s = 1 / s;
-          for (long j = 0; j < dout; ++j)
-            gi[j] = S::select((I)(yi == T(j)), S::set1(1), S::zero()) - gi[j] * inv_s;
+          for (long o = 0; o < dout; ++o)
+            g[o * sg + v] = S::select((I)(yi == T(o)), S::set1(1), S::zero()) - g[o * sg + v] * inv_s;
           break;
         }
       }
       stat += S::select(ok, ll, S::zero());
-      for (long j = 0; j < dout; ++j) gi[j] = S::select(ok, gi[j], S::zero());
+      for (long o = 0; o < dout; ++o) g[o * sg + v] = S::select(ok, g[o * sg + v], S::zero());
     }
     return stat;
   }

@@ -39,6 +39,13 @@ struct Simd {
   static constexpr int lanes = W;
   static constexpr bool is_double = sizeof(T) == 8;
 
+  template <class A, class B>
+  static SYMHMC_INLINE A cast(B b) {
+    static_assert(sizeof(A) == sizeof(B), "same size");
+    A a;
+    __builtin_memcpy(&a, &b, sizeof(A));
+    return a;
+  }
   static SYMHMC_INLINE V load(const T* p) {
     V v;
     __builtin_memcpy(&v, p, sizeof(V));
@@ -62,6 +69,49 @@ struct Simd {
     T s = 0;
     for (int i = 0; i < W; ++i) s += v[i];
     return s;
+  }
+  // out[p] = sum of the lanes of v[p] for p < n. On AVX-512, W vectors at a time are transposed and
+  // added in a tree (about 2.6 operations per vector instead of ~7 for a reduction each).
+  static void sum_lanes(const V* v, long n, T* out) {
+    long p = 0;
+#if defined(__AVX512F__)
+    if constexpr (W * sizeof(T) == 64 && is_double) {
+      for (; p + 8 <= n; p += 8) {
+        __m512d s[4];
+        for (int k = 0; k < 4; ++k) {
+          const __m512d a = cast<__m512d>(v[p + 2 * k]), b = cast<__m512d>(v[p + 2 * k + 1]);
+          s[k] = _mm512_add_pd(_mm512_unpacklo_pd(a, b), _mm512_unpackhi_pd(a, b));
+        }
+        __m512d u[2];
+        for (int k = 0; k < 2; ++k)
+          u[k] = _mm512_add_pd(_mm512_shuffle_f64x2(s[2 * k], s[2 * k + 1], 0x88),
+                               _mm512_shuffle_f64x2(s[2 * k], s[2 * k + 1], 0xDD));
+        _mm512_storeu_pd(out + p, _mm512_add_pd(_mm512_shuffle_f64x2(u[0], u[1], 0x88),
+                                                _mm512_shuffle_f64x2(u[0], u[1], 0xDD)));
+      }
+    }
+    if constexpr (W * sizeof(T) == 64 && !is_double) {
+      for (; p + 16 <= n; p += 16) {
+        __m512 s[8];
+        for (int k = 0; k < 8; ++k) {
+          const __m512 a = cast<__m512>(v[p + 2 * k]), b = cast<__m512>(v[p + 2 * k + 1]);
+          s[k] = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+        }
+        __m512 w[4];
+        for (int k = 0; k < 4; ++k) {
+          const __m512d a = _mm512_castps_pd(s[2 * k]), b = _mm512_castps_pd(s[2 * k + 1]);
+          w[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+        }
+        __m512 x[2];
+        for (int k = 0; k < 2; ++k)
+          x[k] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * k], w[2 * k + 1], 0x88),
+                               _mm512_shuffle_f32x4(w[2 * k], w[2 * k + 1], 0xDD));
+        _mm512_storeu_ps(out + p, _mm512_add_ps(_mm512_shuffle_f32x4(x[0], x[1], 0x88),
+                                                _mm512_shuffle_f32x4(x[0], x[1], 0xDD)));
+      }
+    }
+#endif
+    for (; p < n; ++p) out[p] = sum(v[p]);
   }
   static SYMHMC_INLINE T hmax(V v) {
     T s = v[0];
@@ -147,12 +197,200 @@ struct Simd {
     return T(1) / d;
   }
   static SYMHMC_INLINE V tanh(V x) {
-    const T big = is_double ? T(20.0) : T(10.0);  // tanh rounds to 1 beyond this
-    V a = abs(x);
-    a = select((I)(a > big), set1(big), a);       // NaN stays NaN
-    V e = expm1_nonneg(a + a);
-    return copysign(e * reciprocal(e + T(2)), x);
+    V t = x;
+    tanh_n<1>(&t, nullptr);
+    return t;
   }
+
+  // tanh of U independent vectors, in place; d (if not null) receives 1 - tanh^2. The steps are written
+  // across the U vectors so that their independent chains sit next to each other in program order: the
+  // out-of-order window then overlaps them instead of waiting on one long dependency chain.
+  //
+  // Method: tanh |x| = e / (e + 2) with e = expm1(2 |x|), then the sign of x. On AVX-512 expm1 uses a
+  // 16-entry table: 2|x| = (16 n + j) ln2 / 16 + 2 r, |2 r| <= ln2 / 32, exp(2|x|) = 2^n T_j exp(2 r) with
+  // T_j = 2^(j/16) picked by vpermi2pd/vpermps from the low bits of the rounded 16 n + j, 2^n put in the
+  // exponent field with integer adds, and a degree-7 (float: 4) Taylor polynomial for expm1(2 r). The
+  // rounding error of T_j is folded into the polynomial's constant term (delta_j = (T_j - hi_j) / hi_j), so
+  // e = 2^n hi_j (1 + p) - 1 is accurate to an ulp even where it cancels. One correctly rounded division
+  // (it runs beside the FMA pipes) finishes. Max error ~3 ulp (float64) over the whole range; exactly odd;
+  // NaN propagates; |x| > 20 (float: 10) gives +-1.
+  template <int U>
+  static SYMHMC_INLINE void tanh_n(V* x, V* d) {
+#if defined(__AVX512F__)
+    if constexpr (W * sizeof(T) == 64) {
+      tanh_avx512<U, false>(x, d);
+      return;
+    }
+#endif
+    const T big = is_double ? T(20.0) : T(10.0);  // tanh rounds to 1 beyond this
+    V e[U];
+    for (int u = 0; u < U; ++u) {
+      V a = abs(x[u]);
+      a = select((I)(a > big), set1(big), a);  // NaN stays NaN
+      e[u] = a + a;
+    }
+    expm1_nonneg_n<U>(e);
+    for (int u = 0; u < U; ++u) {
+      V t = e[u] * reciprocal(e[u] + T(2));
+      if (d) d[u] = T(1) - t * t;
+      x[u] = copysign(t, x[u]);
+    }
+  }
+
+  // tanh(u / kTanhScale) for U vectors, in place. Callers that compute the argument as a sum of products
+  // can fold the scale into their weights; the AVX-512 version then does the argument reduction with
+  // additions only (round |u| to the integer 16 n + j, r = |u| - (16 n + j) exactly), which takes two
+  // multiply-adds off the FMA pipes. Same accuracy as tanh_n up to the rounding of the scaled argument.
+  static constexpr T kTanhScale = T(46.16624130844683);  // 32 / ln 2
+#if defined(__AVX512F__)
+  static constexpr bool kFastScaledTanh = W * sizeof(T) == 64;
+#else
+  static constexpr bool kFastScaledTanh = false;
+#endif
+  template <int U>
+  static SYMHMC_INLINE void tanh_scaled_n(V* x) {
+#if defined(__AVX512F__)
+    if constexpr (W * sizeof(T) == 64) {
+      tanh_avx512<U, true>(x, nullptr);
+      return;
+    }
+#endif
+    for (int u = 0; u < U; ++u) x[u] = x[u] * (T(1) / kTanhScale);
+    tanh_n<U>(x, nullptr);
+  }
+
+  template <int U>
+  static SYMHMC_INLINE void expm1_nonneg_n(V* y) {
+    V r[U], scale[U];
+    for (int u = 0; u < U; ++u) scale[u] = reduce_ln2(y[u], &r[u]);
+    for (int u = 0; u < U; ++u) y[u] = expm1_reduced(r[u]);
+    for (int u = 0; u < U; ++u) y[u] = scale[u] * y[u] + (scale[u] - T(1));
+  }
+
+#if defined(__AVX512F__)
+  template <int U, bool Scaled>
+  static SYMHMC_INLINE void tanh_avx512(V* xv, V* dv) {
+    if constexpr (is_double) {
+      alignas(64) static const double hi_tab[16] = {
+          1.0, 1.0442737824274138, 1.0905077326652577, 1.1387886347566916, 1.189207115002721,
+          1.241857812073484, 1.2968395546510096, 1.3542555469368927, 1.4142135623730951,
+          1.4768261459394993, 1.5422108254079407, 1.6104903319492543, 1.681792830507429,
+          1.7562521603732995, 1.8340080864093424, 1.9152065613971474};
+      alignas(64) static const double dl_tab[16] = {
+          0.0, 8.189317638195515e-17, -2.7939114859515733e-17, 7.826573258636076e-17,
+          3.3484623336251524e-17, 3.750854201303127e-17, 1.9572585293112036e-17, 5.68648095791174e-17,
+          -6.835808657661922e-17, -2.3591094770850053e-17, 5.1548301170786783e-17,
+          1.5341410053603723e-17, 4.875160526227062e-17, 1.685487290628973e-17, 1.790126907604513e-17,
+          -5.545065618639427e-17};
+      const __m512d magic = _mm512_set1_pd(6755399441055744.0), one = _mm512_set1_pd(1.0);
+      const __m512d hi0 = _mm512_load_pd(hi_tab), hi1 = _mm512_load_pd(hi_tab + 8);
+      const __m512d dl0 = _mm512_load_pd(dl_tab), dl1 = _mm512_load_pd(dl_tab + 8);
+      __m512d a[U], s[U], r[U], q[U], h[U], dl[U];
+      if constexpr (Scaled) {  // x = 32 |z| / ln2: 16 n + j = round(x), r = x - (16 n + j) exactly
+        for (int u = 0; u < U; ++u)
+          a[u] = _mm512_min_pd(_mm512_set1_pd(923.3248261689366), _mm512_abs_pd(cast<__m512d>(xv[u])));
+        for (int u = 0; u < U; ++u) s[u] = _mm512_add_pd(a[u], magic);
+        for (int u = 0; u < U; ++u) r[u] = _mm512_sub_pd(a[u], _mm512_sub_pd(s[u], magic));
+        // expm1(r ln2 / 16) = sum c_k r^k, c_k = (ln2/16)^k / k!
+        for (int u = 0; u < U; ++u)
+          q[u] = _mm512_fmadd_pd(_mm512_set1_pd(5.682086126528621e-14), r[u], _mm512_set1_pd(9.181219573844438e-12));
+        for (int u = 0; u < U; ++u) h[u] = _mm512_permutex2var_pd(hi0, _mm512_castpd_si512(s[u]), hi1);
+        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(1.2715871950558131e-09));
+        for (int u = 0; u < U; ++u) dl[u] = _mm512_permutex2var_pd(dl0, _mm512_castpd_si512(s[u]), dl1);
+        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(1.467610032291943e-07));
+        for (int u = 0; u < U; ++u) {
+          const __m512i n52 = _mm512_and_si512(_mm512_slli_epi64(_mm512_castpd_si512(s[u]), 48),
+                                               _mm512_set1_epi64((long long)0xFFF0000000000000ULL));
+          h[u] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(h[u]), n52));
+        }
+        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(1.3550807779497457e-05));
+        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(0.0009383847928089872));
+        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(0.04332169878499658));
+      } else {
+      for (int u = 0; u < U; ++u)  // min(|x|, 20); min returns its second operand (|x|) when one is NaN
+        a[u] = _mm512_min_pd(_mm512_set1_pd(20.0), _mm512_abs_pd(cast<__m512d>(xv[u])));
+      // s = 1.5 2^52 + round(2|x| 16 / ln2): the integer 16 n + j sits in the low mantissa bits
+      for (int u = 0; u < U; ++u) s[u] = _mm512_fmadd_pd(a[u], _mm512_set1_pd(46.16624130844683), magic);
+      for (int u = 0; u < U; ++u)  // r = |x| - (16 n + j) ln2 / 32 (one rounded constant: < 0.5 ulp in tanh)
+        r[u] = _mm512_fnmadd_pd(_mm512_sub_pd(s[u], magic), _mm512_set1_pd(0.02166084939249829), a[u]);
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(_mm512_set1_pd(128.0 / 5040), r[u], _mm512_set1_pd(64.0 / 720));
+      for (int u = 0; u < U; ++u) h[u] = _mm512_permutex2var_pd(hi0, _mm512_castpd_si512(s[u]), hi1);
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(32.0 / 120));
+      for (int u = 0; u < U; ++u) dl[u] = _mm512_permutex2var_pd(dl0, _mm512_castpd_si512(s[u]), dl1);
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(16.0 / 24));
+      for (int u = 0; u < U; ++u) {  // h = 2^n hi_j: n added to the exponent field
+        const __m512i n52 = _mm512_and_si512(_mm512_slli_epi64(_mm512_castpd_si512(s[u]), 48),
+                                             _mm512_set1_epi64((long long)0xFFF0000000000000ULL));
+        h[u] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(h[u]), n52));
+      }
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(8.0 / 6));
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(2.0));
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(2.0));
+      }
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], dl[u]);  // expm1(2r) + delta_j
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(h[u], q[u], _mm512_sub_pd(h[u], one));  // e
+      for (int u = 0; u < U; ++u) q[u] = _mm512_div_pd(q[u], _mm512_add_pd(q[u], _mm512_set1_pd(2.0)));
+      if (dv)
+        for (int u = 0; u < U; ++u) dv[u] = cast<V>(_mm512_fnmadd_pd(q[u], q[u], one));
+      for (int u = 0; u < U; ++u)  // sign of x
+        xv[u] = cast<V>(_mm512_castsi512_pd(_mm512_ternarylogic_epi64(
+            _mm512_castpd_si512(q[u]), _mm512_castpd_si512(cast<__m512d>(xv[u])),
+            _mm512_set1_epi64((long long)0x8000000000000000ULL), 0xD8)));
+    } else {
+      alignas(64) static const float hi_tab[16] = {
+          1.0f, 1.0442737340927124f, 1.0905077457427979f, 1.1387885808944702f, 1.1892070770263672f,
+          1.2418577671051025f, 1.2968395948410034f, 1.3542555570602417f, 1.4142135381698608f,
+          1.4768261909484863f, 1.5422108173370361f, 1.610490322113037f, 1.6817928552627563f,
+          1.7562521696090698f, 1.8340080976486206f, 1.9152065515518188f};
+      alignas(64) static const float dl_tab[16] = {
+          0.0f, 4.6285471455576044e-08f, -1.199215748926008e-08f, 4.7297824323777604e-08f,
+          3.1934181521364735e-08f, 3.621057231839586e-08f, -3.0990719324108795e-08f,
+          -7.475213337215791e-09f, 1.7114270889351246e-08f, -3.047683350132502e-08f,
+          5.233334210430485e-09f, 6.10759176566944e-09f, -1.4719605090363075e-08f,
+          -5.258795177098818e-09f, -6.128259677495862e-09f, 5.140609271592211e-09f};
+      const __m512 magic = _mm512_set1_ps(12582912.0f), one = _mm512_set1_ps(1.0f);
+      const __m512 hit = _mm512_load_ps(hi_tab), dlt = _mm512_load_ps(dl_tab);
+      __m512 a[U], s[U], r[U], q[U], h[U];
+      if constexpr (Scaled) {
+        for (int u = 0; u < U; ++u)
+          a[u] = _mm512_min_ps(_mm512_set1_ps(461.66241f), _mm512_abs_ps(cast<__m512>(xv[u])));
+        for (int u = 0; u < U; ++u) s[u] = _mm512_add_ps(a[u], magic);
+        for (int u = 0; u < U; ++u) r[u] = _mm512_sub_ps(a[u], _mm512_sub_ps(s[u], magic));
+        for (int u = 0; u < U; ++u)
+          q[u] = _mm512_fmadd_ps(_mm512_set1_ps(1.467610104555206e-07f), r[u], _mm512_set1_ps(1.3550808034779038e-05f));
+      } else {
+      for (int u = 0; u < U; ++u)
+        a[u] = _mm512_min_ps(_mm512_set1_ps(10.0f), _mm512_abs_ps(cast<__m512>(xv[u])));
+      for (int u = 0; u < U; ++u) s[u] = _mm512_fmadd_ps(a[u], _mm512_set1_ps(46.16624130844683f), magic);
+      for (int u = 0; u < U; ++u)
+        r[u] = _mm512_fnmadd_ps(_mm512_sub_ps(s[u], magic), _mm512_set1_ps(0.02166084939249829f), a[u]);
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(_mm512_set1_ps(16.0f / 24), r[u], _mm512_set1_ps(8.0f / 6));
+      }
+      for (int u = 0; u < U; ++u) {
+        const __m512i si = _mm512_castps_si512(s[u]);
+        const __m512i n23 = _mm512_and_si512(_mm512_slli_epi32(si, 19), _mm512_set1_epi32(int(0xFF800000u)));
+        h[u] = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(_mm512_permutexvar_ps(si, hit)), n23));
+      }
+      if constexpr (Scaled) {
+        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(0.0009383847936987877f));
+        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(0.043321698904037476f));
+      } else {
+        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(2.0f));
+        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(2.0f));
+      }
+      for (int u = 0; u < U; ++u)
+        q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_permutexvar_ps(_mm512_castps_si512(s[u]), dlt));
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(h[u], q[u], _mm512_sub_ps(h[u], one));
+      for (int u = 0; u < U; ++u) q[u] = _mm512_div_ps(q[u], _mm512_add_ps(q[u], _mm512_set1_ps(2.0f)));
+      if (dv)
+        for (int u = 0; u < U; ++u) dv[u] = cast<V>(_mm512_fnmadd_ps(q[u], q[u], one));
+      for (int u = 0; u < U; ++u)
+        xv[u] = cast<V>(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+            _mm512_castps_si512(q[u]), _mm512_castps_si512(cast<__m512>(xv[u])),
+            _mm512_set1_epi32(int(0x80000000u)), 0xD8)));
+    }
+  }
+#endif
   static SYMHMC_INLINE V sigmoid(V x) { return reciprocal(T(1) + exp(-x)); }
 
   // log(x) for positive normal x.

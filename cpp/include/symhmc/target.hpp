@@ -1,0 +1,23 @@
+// What the samplers need from a distribution: its dimension and, for K positions at once, the log
+// density and its gradient. A target may declare that groups of coordinates are exchanged by its
+// symmetry group; the adaptive metric is then tied (one value per group) so that HMC stays
+// equivariant under the group (see DESIGN.md, "Why in-sampler relabeling is exact").
+#pragma once
+#include <cstddef>
+#include <vector>
+
+namespace symhmc {
+
+template <class T>
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual std::size_t dim() const = 0;
+  // x: K x dim. Writes logp (K) and, when grad is not null, grad (K x dim). A non-finite density is
+  // reported as -inf. threads <= 0 means all cores; results never depend on it.
+  virtual void logp_grad(const T* x, std::size_t K, T* logp, T* grad, int threads) const = 0;
+  // Tie group of every coordinate (equal ids share one metric entry); empty when no symmetry.
+  virtual std::vector<int> metric_ties() const { return {}; }
+};
+
+}  // namespace symhmc

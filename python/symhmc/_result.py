@@ -1,0 +1,263 @@
+"""What sample() returns: draws, per-draw statistics, diagnostics, prediction and a state to resume."""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ._validation import as_float_array
+
+__all__ = ["SampleResult", "SamplerState", "Summary"]
+
+
+class SamplerState:
+    """Everything needed to continue a run bitwise: positions, step sizes, metric, adaptation state,
+    the iteration counter and the seed. Picklable; pass it as ``sample(target, init=state)``."""
+
+    def __init__(self, raw: dict, target, settings: dict):
+        self.raw = copy.deepcopy(raw)
+        self.settings = dict(settings)
+        self.n_params = int(target.n_params)
+        self.dtype = np.dtype(target.dtype).name
+
+    @property
+    def chains(self) -> int:
+        return int(self.raw["chains"])
+
+    @property
+    def warmup(self) -> int:
+        return int(self.raw["warmup"])
+
+    @property
+    def iteration(self) -> int:
+        """Transitions done so far, warm-up included."""
+        return int(self.raw["iteration"])
+
+    @property
+    def position(self) -> np.ndarray:
+        return self.raw["position"].copy()
+
+    @property
+    def step_size(self) -> np.ndarray:
+        return self.raw["step_size"].copy()
+
+    @property
+    def inv_metric(self) -> np.ndarray:
+        return self.raw["inv_metric"].copy()
+
+    def check_target(self, target) -> None:
+        if int(target.n_params) != self.n_params or np.dtype(target.dtype).name != self.dtype:
+            raise ValueError(
+                f"init: this state belongs to a target with {self.n_params} {self.dtype} parameters, "
+                f"not {target.n_params} {np.dtype(target.dtype).name}"
+            )
+
+    def __repr__(self) -> str:
+        return f"SamplerState(chains={self.chains}, iteration={self.iteration}, warmup={self.warmup})"
+
+
+class Summary:
+    """A diagnostics table: one row per parameter (or per layer for large nets) and run totals."""
+
+    columns = ("mean", "sd", "rhat", "ess_bulk", "ess_tail")
+
+    def __init__(self, names: List[str], table: np.ndarray, totals: Dict[str, float], title: str):
+        self.names = names
+        self.table = table  # (rows, len(columns))
+        self.totals = totals
+        self.title = title
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.table[:, self.columns.index(column)]
+
+    def __str__(self) -> str:
+        width = max([len(n) for n in self.names] + [9])
+        lines = [self.title]
+        lines += [f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}" for k, v in self.totals.items()]
+        lines.append(f"{'':{width}}  " + "  ".join(f"{c:>9}" for c in self.columns))
+        for name, row in zip(self.names, self.table):
+            lines.append(
+                f"{name:{width}}  {row[0]:9.3f}  {row[1]:9.3f}  {row[2]:9.3f}  {row[3]:9.0f}  {row[4]:9.0f}"
+            )
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+class SampleResult:
+    """Draws of ``sample()``: ``draws`` (chain, draw, P), ``stats`` (ArviZ sample_stats names, each
+    (chain, draw)), ``last_state`` to resume, ``partial`` when the run was interrupted."""
+
+    def __init__(self, target, draws, stats, last_state, partial, warmup, thin, timing):
+        self.target = target
+        self.draws = draws
+        self.stats = stats
+        self.last_state = last_state
+        self.partial = partial
+        self.warmup = warmup
+        self.thin = thin
+        self.timing = timing
+
+    # -- basics --------------------------------------------------------------------------------
+    @property
+    def chains(self) -> int:
+        return self.draws.shape[0]
+
+    @property
+    def n_draws(self) -> int:
+        return self.draws.shape[1]
+
+    @property
+    def step_size(self) -> np.ndarray:
+        """Adapted step size per chain."""
+        return self.last_state.step_size
+
+    @property
+    def inv_metric(self) -> np.ndarray:
+        """Adapted diagonal inverse metric per chain, (chain, P)."""
+        return self.last_state.inv_metric
+
+    @property
+    def divergences(self) -> int:
+        return int(self.stats["diverging"].sum())
+
+    def __repr__(self) -> str:
+        flag = ", partial" if self.partial else ""
+        return (
+            f"SampleResult(chains={self.chains}, draws={self.n_draws}, params={self.draws.shape[2]}, "
+            f"divergences={self.divergences}{flag})"
+        )
+
+    # -- diagnostics (rank-normalized split R-hat and ESS from arviz-stats) ---------------------
+    def rhat(self, values: Optional[np.ndarray] = None) -> np.ndarray:
+        """Rank-normalized split R-hat per parameter (or of ``values`` shaped (chain, draw, ...))."""
+        return _rhat(self.draws if values is None else values)
+
+    def ess(self, kind: str = "bulk", values: Optional[np.ndarray] = None) -> np.ndarray:
+        """Bulk or tail effective sample size per parameter (or of ``values``)."""
+        if kind not in ("bulk", "tail"):
+            raise ValueError(f"kind: expected 'bulk' or 'tail', got {kind!r}")
+        return _ess(self.draws if values is None else values, kind)
+
+    def function_draws(self, X_new) -> np.ndarray:
+        """Network outputs (means / probabilities) of every draw at X_new: (chain, draw, n, ...)."""
+        flat = self.draws.reshape(-1, self.draws.shape[2])
+        f = self.target.predict(flat, X_new)
+        return f.reshape((self.chains, self.n_draws) + f.shape[1:])
+
+    def summary(self, X_new=None, max_rows: int = 40) -> Summary:
+        """Mean, sd, R-hat, bulk and tail ESS per parameter (per layer when there are more than
+        ``max_rows`` parameters: worst R-hat and smallest ESS of the layer), with divergences and
+        acceptance; and, for models that predict, the same for network outputs at ``X_new``
+        (default: up to 20 training inputs), whose R-hat is meaningful even across symmetric modes."""
+        if self.n_draws < 4:
+            raise ValueError("summary: need at least 4 draws per chain")
+        draws = np.asarray(self.draws, dtype=np.float64)
+        mean, sd = draws.mean(axis=(0, 1)), draws.std(axis=(0, 1), ddof=1)
+        rhat, bulk, tail = _rhat(draws), _ess(draws, "bulk"), _ess(draws, "tail")
+        names, rows = self._parameter_rows(mean, sd, rhat, bulk, tail, max_rows)
+        totals = {
+            "chains x draws": f"{self.chains} x {self.n_draws}",
+            "divergences": self.divergences,
+            "mean acceptance": float(np.mean(self.stats["acceptance_rate"])),
+            "max R-hat": float(np.nanmax(rhat)),
+            "min bulk ESS": float(np.nanmin(bulk)),
+        }
+        if hasattr(self.target, "predict"):
+            if X_new is None:
+                X_new = self.target._X[: min(20, self.target._X.shape[0])]
+            f = self.function_draws(X_new).reshape(self.chains, self.n_draws, -1)
+            totals["max predictive R-hat"] = float(np.nanmax(_rhat(f)))
+            totals["min predictive bulk ESS"] = float(np.nanmin(_ess(f, "bulk")))
+        if self.partial:
+            totals["partial"] = "yes (interrupted or short)"
+        return Summary(names, np.array(rows), totals, "symhmc HMC summary")
+
+    def _parameter_rows(self, mean, sd, rhat, bulk, tail, max_rows):
+        P = mean.shape[0]
+        slices = list(_parameter_blocks(self.target, P))
+        if P <= max_rows:
+            names = [n for block, sl, shape in slices for n in _element_names(block, shape)]
+            rows = np.column_stack([mean, sd, rhat, bulk, tail])
+            return names, list(rows)
+        names, rows = [], []
+        for block, sl, _ in slices:
+            idx = np.arange(P)[sl]
+            names.append(f"{block} ({idx.size})")
+            rows.append([mean[idx].mean(), sd[idx].mean(), np.nanmax(rhat[idx]), np.nanmin(bulk[idx]),
+                         np.nanmin(tail[idx])])
+        return names, rows
+
+    # -- prediction -----------------------------------------------------------------------------
+    def predict(self, X_new, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> Dict[str, np.ndarray]:
+        """Posterior predictive mean, sd and quantiles of the network output at X_new, computed in
+        the compiled core: {'mean', 'sd', 'quantiles', 'probs'}; mean (n,) or (n, D/C)."""
+        model = self.target
+        if not hasattr(model, "_core") or not hasattr(model._core, "predictive_summary"):
+            raise TypeError("predict: the target is not a BayesianMLP")
+        probs = as_float_array(quantiles, "quantiles", np.float64).ravel()
+        if np.any(~np.isfinite(probs)) or np.any((probs < 0) | (probs > 1)):
+            raise ValueError("quantiles: expected probabilities in [0, 1]")
+        Xn = model._check_inputs(X_new)
+        flat = np.ascontiguousarray(self.draws.reshape(-1, self.draws.shape[2]), dtype=model.dtype)
+        if flat.shape[0] == 0:
+            raise ValueError("predict: the result holds no draws")
+        link = {"gaussian": 0, "bernoulli": 1, "categorical": 2}[model.likelihood]
+        mean, sd, q = model._core.predictive_summary(flat, Xn, link, probs, model.threads or 0)
+        if model._squeeze_output:
+            mean, sd, q = mean[:, 0], sd[:, 0], q[..., 0]
+        return {"mean": mean, "sd": sd, "quantiles": q, "probs": probs}
+
+    # -- export ----------------------------------------------------------------------------------
+    def to_arviz(self):
+        """ArviZ InferenceData: one posterior variable per layer block (W1, b1, ...) and standard
+        sample_stats names. Needs the optional dependency arviz."""
+        try:
+            import arviz as az
+        except ImportError:
+            raise ImportError("to_arviz needs arviz: pip install arviz") from None
+        draws = np.asarray(self.draws)
+        posterior = {}
+        for block, sl, shape in _parameter_blocks(self.target, draws.shape[2]):
+            posterior[block] = draws[:, :, sl].reshape(draws.shape[:2] + shape)
+        return az.from_dict(posterior=posterior, sample_stats={k: np.asarray(v) for k, v in self.stats.items()})
+
+
+def _parameter_blocks(target, P):
+    if hasattr(target, "_parameter_slices"):
+        for name, sl, shape in target._parameter_slices():
+            yield name, (sl if isinstance(sl, slice) else slice(sl, sl + 1)), shape
+    else:
+        yield "x", slice(0, P), (P,)
+
+
+def _element_names(block, shape):
+    if shape == ():
+        return [block]
+    return [f"{block}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
+
+
+def _as_chain_draw(values) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim < 2:
+        raise ValueError(f"values: expected shape (chain, draw, ...), got {arr.shape}")
+    return arr.reshape(arr.shape[:2] + (-1,))
+
+
+def _rhat(values) -> np.ndarray:
+    from arviz_stats.base import array_stats
+
+    arr = _as_chain_draw(values)
+    out = array_stats.rhat(np.moveaxis(arr, 2, 0), chain_axis=-2, draw_axis=-1, method="rank")
+    return np.asarray(out).reshape(np.shape(values)[2:])
+
+
+def _ess(values, kind) -> np.ndarray:
+    from arviz_stats.base import array_stats
+
+    arr = _as_chain_draw(values)
+    prob = (0.05, 0.95) if kind == "tail" else None  # tail ESS: the 5% and 95% quantiles (Vehtari et al.)
+    out = array_stats.ess(np.moveaxis(arr, 2, 0), chain_axis=-2, draw_axis=-1, method=kind, prob=prob)
+    return np.asarray(out).reshape(np.shape(values)[2:])

@@ -1,0 +1,126 @@
+"""Analytic targets with known answers: for tests, and for users checking a sampler setup."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._native import core
+from ._validation import as_float_array
+
+__all__ = ["GaussianTarget", "GaussianMixture", "Funnel"]
+
+
+class GaussianTarget:
+    """Multivariate normal N(mean, cov): cov a (P, P) SPD matrix, or a (P,) vector of variances
+    (diagonal). logp includes the normalizing constant."""
+
+    def __init__(self, mean, cov):
+        self.mean = _finite(mean, "mean", 1)
+        P = self.mean.shape[0]
+        cov = as_float_array(cov, "cov", np.float64)
+        if cov.shape == (P,):
+            self.diagonal = True
+        elif cov.shape == (P, P):
+            self.diagonal = False
+        else:
+            raise ValueError(f"cov: expected shape ({P},) or ({P}, {P}), got {cov.shape}")
+        if not np.all(np.isfinite(cov)):
+            raise ValueError("cov: contains NaN or inf")
+        self.cov = cov
+        self._core = core.GaussianTarget(list(self.mean), list(cov.ravel()), self.diagonal)
+        self.dtype = np.dtype(np.float64)
+
+    @property
+    def n_params(self) -> int:
+        return int(self._core.n_params)
+
+    def logp_and_grad(self, theta):
+        return _evaluate(self, theta)
+
+    def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
+        """Draws from the target itself (its exact 'prior')."""
+        z = rng.standard_normal((chains, self.n_params))
+        if self.diagonal:
+            return self.mean + z * np.sqrt(self.cov)
+        return self.mean + z @ np.linalg.cholesky(self.cov).T
+
+
+class GaussianMixture:
+    """Mixture sum_m w_m N(means[m], diag(sds[m]^2)); weights are normalized. sds may be a scalar,
+    (M,) or (M, P)."""
+
+    def __init__(self, weights, means, sds):
+        self.weights = _finite(weights, "weights", 1)
+        if np.any(self.weights <= 0):
+            raise ValueError("weights: must be positive")
+        self.weights = self.weights / self.weights.sum()
+        self.means = _finite(means, "means", 2)
+        M, P = self.means.shape
+        if M != self.weights.shape[0]:
+            raise ValueError(f"means: expected {self.weights.shape[0]} rows (one per weight), got {M}")
+        sds = as_float_array(sds, "sds", np.float64)
+        try:
+            sds = np.broadcast_to(sds.reshape(sds.shape + (1,) * (2 - sds.ndim)) if sds.ndim < 2 else sds, (M, P))
+        except ValueError:
+            raise ValueError(f"sds: expected a scalar, (M,) or (M, P), got shape {sds.shape}") from None
+        if not np.all(np.isfinite(sds)) or np.any(sds <= 0):
+            raise ValueError("sds: must be positive and finite")
+        self.sds = np.ascontiguousarray(sds, dtype=np.float64)
+        self._core = core.GaussianMixtureTarget(list(self.weights), list(self.means.ravel()), list(self.sds.ravel()), P)
+        self.dtype = np.dtype(np.float64)
+
+    @property
+    def n_params(self) -> int:
+        return int(self._core.n_params)
+
+    def logp_and_grad(self, theta):
+        return _evaluate(self, theta)
+
+    def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
+        """Around the centre of the component means, spread like the means themselves."""
+        centre = self.means.mean(axis=0)
+        spread = self.means.std(axis=0) + self.sds.mean(axis=0)
+        return centre + rng.standard_normal((chains, self.n_params)) * spread
+
+
+class Funnel:
+    """Neal's funnel in ``dim`` dimensions: v ~ N(0, scale^2), x_i ~ N(0, exp(v)). Its narrow neck
+    makes any fixed step size diverge somewhere: the standard check of divergence handling."""
+
+    def __init__(self, dim: int = 10, scale: float = 3.0):
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 2:
+            raise ValueError(f"dim: expected an int >= 2, got {dim!r}")
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (0 < scale < np.inf):
+            raise ValueError(f"scale: expected a positive number, got {scale!r}")
+        self.scale = float(scale)
+        self._core = core.FunnelTarget(int(dim), self.scale)
+        self.dtype = np.dtype(np.float64)
+
+    @property
+    def n_params(self) -> int:
+        return int(self._core.n_params)
+
+    def logp_and_grad(self, theta):
+        return _evaluate(self, theta)
+
+    def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
+        return rng.uniform(-1, 1, (chains, self.n_params))
+
+
+def _finite(value, name, ndim):
+    arr = as_float_array(value, name, np.float64)
+    if arr.ndim != ndim or arr.size == 0:
+        raise ValueError(f"{name}: expected a non-empty {ndim}-D array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return arr
+
+
+def _evaluate(target, theta):
+    arr = as_float_array(theta, "theta", np.float64)
+    if arr.ndim not in (1, 2) or arr.shape[-1] != target.n_params:
+        raise ValueError(f"theta: expected shape ({target.n_params},) or (K, {target.n_params}), got {arr.shape}")
+    lp, g = target._core.logp_and_grad(np.ascontiguousarray(arr.reshape(-1, target.n_params)))
+    return (float(lp[0]), g[0]) if arr.ndim == 1 else (lp, g)
