@@ -1,0 +1,257 @@
+"""Side-by-side gradient throughput: symhmc against NumPy (and JAX when installed).
+
+    pip install .                                  # symhmc itself
+    python benchmarks/report_gradient.py           # about a minute; prints a Markdown table
+    python benchmarks/report_gradient.py --help    # rounds, loop time, JSON output, peak column
+
+Every variant evaluates logp and its gradient at K positions per call, on the three problems of
+benchmarks/problems.py, all in ONE process and interleaved: each round runs a timeit-style loop
+(calibrated to about --min-time seconds) of every (problem, K, variant) cell in turn, and the table
+uses the best (minimum) per-call time over the rounds (--stat median for the median). Reported:
+
+  grad/s     position-gradients per second = K * calls per second
+  vs NumPy   throughput relative to the NumPy baseline on one thread (its BLAS limited to 1 thread)
+  GFLOP/s    6 * N * n_weights * K FLOPs per call (see problems.py) divided by the time per call
+
+Variants: symhmc float64 / float32 on one thread, symhmc float64 on --threads threads (default 2),
+NumPy (benchmarks/numpy_reference.py) with its BLAS on one thread (see build_cells for why), and JAX
+(jax.jit(jax.vmap(jax.value_and_grad(logp))), float64, XLA's default threading, which uses all
+cores) when `import jax` works. Inputs are given in each variant's own dtype (float32 positions for
+symhmc float32), so no conversion is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy_reference  # noqa: E402
+import problems  # noqa: E402
+
+
+@dataclass
+class Cell:
+    problem: problems.Problem
+    K: int
+    variant: str
+    threads: str
+    fn: Callable[[], object]
+    setup: Optional[Callable[[], None]] = None  # run before each timed loop (e.g. BLAS threads)
+    teardown: Optional[Callable[[], None]] = None
+    n_calls: int = 1
+    times: List[float] = field(default_factory=list)  # seconds per call, one per round
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _n_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def build_cells(args) -> List[Cell]:
+    import symhmc as sh
+
+    cells: List[Cell] = []
+    # NumPy's BLAS stays on one thread for the whole run: multi-threaded BLAS does not help at these
+    # shapes (measured: same speed on (a) and (b)), and its spinning worker threads, interleaved with
+    # the other multi-threaded variants (XLA's pool, symhmc's pool) on a small machine, slowed the
+    # 8-100-100-1 problem down 10-15x -- an artifact, not a property of NumPy.
+    can_pin_blas = numpy_reference.set_blas_threads(1)
+
+    jax_ok = False
+    if not args.no_jax:
+        try:
+            import jax  # noqa: F401
+
+            import jax_reference
+
+            jax_ok = True
+        except Exception as exc:  # jax missing or broken: leave it out
+            print(f"<!-- jax not available ({type(exc).__name__}: {exc}); left out -->", file=sys.stderr)
+
+    for name in args.problems:
+        p = problems.get(name)
+        m64 = sh.BayesianMLP(p.X, p.y, **p.model_kwargs)
+        m64.threads = 1
+        m32 = sh.BayesianMLP(p.X, p.y, dtype="float32", **p.model_kwargs)
+        m32.threads = 1
+        m64t = sh.BayesianMLP(p.X, p.y, **p.model_kwargs)
+        m64t.threads = args.threads
+        ref = numpy_reference.NumpyMLP(p.X, p.y, hidden=p.hidden, noise=problems.NOISE,
+                                       prior_scale=problems.PRIOR_SCALE)
+        jf = (jax_reference.make_jax_logp_and_grad(p.X, p.y, hidden=p.hidden, noise=problems.NOISE,
+                                                   prior_scale=problems.PRIOR_SCALE)
+              if jax_ok else None)
+        for K in args.K:
+            th = problems.positions(p, K)
+            th32 = th.astype(np.float32)
+            # correctness first: every variant against the NumPy reference
+            lp_ref, g_ref = ref.logp_and_grad(th)
+            gscale = np.abs(g_ref).max()
+            checks = [("symhmc f64", m64, th, 1e-9), ("symhmc f64 threads", m64t, th, 1e-9),
+                      ("symhmc f32", m32, th32, 1e-3)]
+            if jf is not None:
+                checks.append(("jax", None, th, 1e-9))
+            for label, m, t, tol in checks:
+                lp, g = jf(t) if m is None else m.logp_and_grad(t)
+                err_lp = np.max(np.abs(np.asarray(lp, dtype=np.float64) - lp_ref) / np.abs(lp_ref))
+                err_g = np.max(np.abs(np.asarray(g, dtype=np.float64) - g_ref)) / gscale
+                if not (err_lp < tol and err_g < tol):
+                    raise SystemExit(f"{label} disagrees with the NumPy reference on {p.name}, K={K}: "
+                                     f"rel. error logp {err_lp:.2e}, grad {err_g:.2e}")
+
+            def add(variant, threads, fn, setup=None, teardown=None):
+                cells.append(Cell(p, K, variant, threads, fn, setup, teardown))
+
+            add("symhmc float64", "1", lambda m=m64, t=th: m.logp_and_grad(t))
+            add("symhmc float32", "1", lambda m=m32, t=th32: m.logp_and_grad(t))
+            add("symhmc float64", str(args.threads), lambda m=m64t, t=th: m.logp_and_grad(t))
+            add("NumPy float64", "1 (BLAS)" if can_pin_blas else "BLAS default",
+                lambda r=ref, t=th: r.logp_and_grad(t))
+            if jf is not None:
+                add("JAX float64", f"XLA default ({_n_cores()} cores)", lambda f=jf, t=th: f(t))
+    return cells
+
+
+def calibrate(cell: Cell, min_time: float) -> None:
+    if cell.setup:
+        cell.setup()
+    try:
+        for _ in range(2):  # warm-up (jit compilation, buffers, page faults)
+            cell.fn()
+        n = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                cell.fn()
+            dt = time.perf_counter() - t0
+            if dt >= min_time / 5 or n >= 1 << 20:
+                break
+            n *= 4
+        cell.n_calls = max(1, int(round(n * min_time / max(dt, 1e-9))))
+    finally:
+        if cell.teardown:
+            cell.teardown()
+
+
+def run_round(cell: Cell, settle: float) -> None:
+    # Let the previous cell's worker threads go idle first (XLA's pool spins for ~6 ms after a call).
+    time.sleep(settle)
+    if cell.setup:
+        cell.setup()
+    try:
+        fn = cell.fn
+        t0 = time.perf_counter()
+        for _ in range(cell.n_calls):
+            fn()
+        cell.times.append((time.perf_counter() - t0) / cell.n_calls)
+    finally:
+        if cell.teardown:
+            cell.teardown()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    ap.add_argument("--min-time", type=float, default=0.08,
+                    help="seconds per timed loop of one cell in one round (default 0.08)")
+    ap.add_argument("--settle", type=float, default=0.02,
+                    help="pause before each timed loop so other variants' threads go idle (default 0.02 s)")
+    ap.add_argument("--stat", choices=("min", "median"), default="min",
+                    help="statistic over rounds of the time per call (default min: the least disturbed "
+                         "round, as timeit recommends; use median on a dedicated machine)")
+    ap.add_argument("--problems", nargs="+", default=list(problems.PROBLEMS), choices=problems.PROBLEMS)
+    ap.add_argument("--K", nargs="+", type=int, default=[1, 16], help="positions per call (default 1 16)")
+    ap.add_argument("--threads", type=int, default=2, help="threads of the multi-thread symhmc variant")
+    ap.add_argument("--no-jax", action="store_true", help="leave JAX out even if it is installed")
+    ap.add_argument("--peak", type=float, default=None,
+                    help="single-core float64 FMA peak in GFLOP/s (benchmarks/peak_flops.cpp); adds a "
+                         "'%% of peak' column (float32 peak = 2x, n threads = n x)")
+    ap.add_argument("--json", default=None, help="also write the raw results to this JSON file")
+    args = ap.parse_args(argv)
+
+    import symhmc as sh
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")  # before we add to it
+    t_start = time.perf_counter()
+    cells = build_cells(args)
+    for c in cells:
+        calibrate(c, args.min_time)
+    for _ in range(args.rounds):
+        for c in cells:  # interleaved: every cell once per round
+            run_round(c, args.settle)
+    elapsed = time.perf_counter() - t_start
+
+    stat = statistics.median if args.stat == "median" else min
+    base: Dict[tuple, float] = {}
+    for c in cells:
+        if c.variant.startswith("NumPy") and (c.threads.startswith("1 ") or c.threads == "BLAS default"):
+            base[(c.problem.name, c.K)] = c.K / stat(c.times)
+
+    simd = sh.simd_info()
+    try:
+        import jax
+
+        jax_version = jax.__version__
+    except Exception:
+        jax_version = "not installed"
+    print(f"CPU: {_cpu_name()}, {_n_cores()} cores available (1-min load average before the run {load:.2f}); Python {platform.python_version()}; "
+          f"NumPy {np.__version__}; JAX {jax_version}; "
+          f"symhmc {getattr(sh, '__version__', '?')} (SIMD kernel: {simd.get('active')})")
+    print()
+    cols = ["problem", "K", "variant", "threads", "grad/s", "vs NumPy", "GFLOP/s"]
+    if args.peak:
+        cols.append("% of peak")
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "|".join(["---"] * 3 + ["---"] + ["---:"] * (len(cols) - 4)) + "|")
+    rows = []
+    for c in cells:
+        t = stat(c.times)
+        gps = c.K / t
+        gflops = c.problem.flops_per_grad * c.K / t * 1e-9
+        ratio = gps / base[(c.problem.name, c.K)] if (c.problem.name, c.K) in base else float("nan")
+        cells_txt = [c.problem.label, str(c.K), c.variant, c.threads, f"{gps:,.0f}", f"{ratio:.2f}x",
+                     f"{gflops:.2f}"]
+        if args.peak:
+            mult = (2.0 if "float32" in c.variant else 1.0)
+            nthr = int(c.threads.split()[0]) if c.threads.split()[0].isdigit() else _n_cores()
+            cells_txt.append(f"{100 * gflops / (args.peak * mult * nthr):.0f}%")
+        print("| " + " | ".join(cells_txt) + " |")
+        rows.append(dict(problem=c.problem.name, label=c.problem.label, K=c.K, variant=c.variant,
+                         threads=c.threads, seconds_per_call=c.times, grad_per_s=gps, vs_numpy=ratio,
+                         gflops=gflops, flops_per_call=c.problem.flops_per_grad * c.K))
+    print()
+    what = "best" if args.stat == "min" else "median"
+    print(f"time per call: {what} of {args.rounds} interleaved rounds of ~{args.min_time:g} s loops per cell; "
+          f"'vs NumPy' is relative to NumPy with its BLAS on 1 thread; FLOPs per gradient = "
+          f"6 x N x n_weights; total {elapsed:.0f} s.")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(dict(simd=simd, cpu=_cpu_name(), rows=rows, stat=args.stat), fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
