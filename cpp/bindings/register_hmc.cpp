@@ -84,7 +84,8 @@ HmcSettings settings_from_dict(const py::dict& d) {
 template <class T>
 py::dict run_hmc(const Target<T>& target, const py::dict& state_in, const py::dict& settings_in,
                  std::size_t n_transitions, std::size_t thin, py::array_t<T> draws,
-                 py::array_t<DrawStats> stats, std::size_t written, py::object progress) {
+                 py::array_t<DrawStats> stats, std::size_t written, py::object progress,
+                 const Symmetry<T>* symmetry) {
   HmcState state = state_from_dict(state_in);
   const HmcSettings settings = settings_from_dict(settings_in);
   if (draws.ndim() != 3 || std::size_t(draws.shape(0)) != state.chains || std::size_t(draws.shape(2)) != state.dim)
@@ -103,7 +104,7 @@ py::dict run_hmc(const Target<T>& target, const py::dict& state_in, const py::di
   std::size_t done = 0;
   py::dict out;
   {
-    HmcSampler<T> sampler(target, settings, std::move(state));
+    HmcSampler<T> sampler(target, settings, std::move(state), symmetry);
     py::gil_scoped_release release;
     auto callback = [&](std::size_t n) {
       py::gil_scoped_acquire acquire;
@@ -142,10 +143,10 @@ void register_hmc(py::module_& m) {
   m.def("draw_stats_dtype", [] { return py::dtype::of<DrawStats>(); });
   m.def("run_hmc", &run_hmc<double>, py::arg("target"), py::arg("state"), py::arg("settings"),
         py::arg("n_transitions"), py::arg("thin"), py::arg("draws"), py::arg("stats"), py::arg("written"),
-        py::arg("progress"));
+        py::arg("progress"), py::arg("symmetry").none(true));
   m.def("run_hmc", &run_hmc<float>, py::arg("target"), py::arg("state"), py::arg("settings"),
         py::arg("n_transitions"), py::arg("thin"), py::arg("draws"), py::arg("stats"), py::arg("written"),
-        py::arg("progress"));
+        py::arg("progress"), py::arg("symmetry").none(true));
   m.def(
       "initial_state",
       [](std::size_t chains, std::size_t dim, std::uint64_t seed, std::uint64_t warmup, carray<double> init) {

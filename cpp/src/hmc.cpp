@@ -42,8 +42,10 @@ HmcState HmcSampler<T>::initial_state(std::size_t chains, std::size_t dim, std::
 }
 
 template <class T>
-HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcState state)
+HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcState state,
+                          const Symmetry<T>* symmetry)
     : target_(target),
+      symmetry_(symmetry),
       settings_(settings),
       state_(std::move(state)),
       rng_(state_.seed),
@@ -260,7 +262,9 @@ std::size_t HmcSampler<T>::run(std::size_t n_transitions, std::size_t thin, Draw
       adapt(it, stats);
     } else if ((it - state_.warmup) % thin == 0 && sink.written < sink.capacity) {
       for (std::size_t c = 0; c < C; ++c) {
-        std::copy(q_.begin() + c * P, q_.begin() + (c + 1) * P, sink.draws + (c * sink.capacity + sink.written) * P);
+        T* slot = sink.draws + (c * sink.capacity + sink.written) * P;
+        std::copy(q_.begin() + c * P, q_.begin() + (c + 1) * P, slot);
+        if (symmetry_) symmetry_->canonicalize(slot, 1);
         sink.stats[c * sink.capacity + sink.written] = stats[c];
       }
       ++sink.written;

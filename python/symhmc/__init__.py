@@ -4,6 +4,7 @@ from ._model import BayesianMLP
 from ._result import SampleResult, SamplerState, Summary
 from ._sample import sample
 from ._simd import _apply_environment, set_simd, simd_info
+from ._symmetry import SymmetryGroup, canonicalize, random_symmetry
 from ._targets import Funnel, GaussianMixture, GaussianTarget
 
 __version__ = "0.1.0"
@@ -15,6 +16,9 @@ __all__ = [
     "SampleResult",
     "SamplerState",
     "Summary",
+    "SymmetryGroup",
+    "canonicalize",
+    "random_symmetry",
     "sample",
     "set_simd",
     "simd_info",

@@ -43,6 +43,7 @@ needed)::
                          on each side (for plots; the demo data's gap shows as a wider band)
     final_step_size (chain,), inv_metric (chain, P)
                          adapted step sizes and diagonal inverse metric
+    canonical            whether the draws are canonical (one labelling of the hidden units)
     seconds, gradient_seconds, gradient_evaluations, transitions, partial, symhmc_version
 
 Reading it back with NumPy::
@@ -68,8 +69,12 @@ As ArviZ ``InferenceData`` (``pip install arviz``), one variable per layer block
         for name, (start, stop) in zip(f["param_names"], f["param_slices"])
     }
     sample_stats = {k[len("stat_"):]: f[k] for k in f.files if k.startswith("stat_")}
-    idata = az.from_dict(posterior=posterior, sample_stats=sample_stats)
-    az.summary(idata)
+    idata = az.from_dict(posterior=posterior, sample_stats=sample_stats)       # ArviZ 0.x
+    # idata = az.from_dict({"posterior": posterior, "sample_stats": sample_stats})  # ArviZ >= 1.0
+    print(az.summary(idata))
+
+Weight-space R-hat across chains is only meaningful once the chains agree on one labelling of the
+hidden units; the predictive arrays are unaffected by relabelling.
 
 Exit status: 0 on success, 2 for a bad option (one line on stderr naming the option), 130 when
 Ctrl-C stopped sampling (the draws made so far are still summarized and written, with
@@ -103,6 +108,7 @@ _OPTION_OF = {
     "bias_scale": "--prior-scale", "n_classes": "--target", "dtype": "--dtype", "threads": "--threads",
     "chains": "--chains", "draws": "--draws", "warmup": "--warmup", "thin": "--thin",
     "n_steps": "--n-steps", "target_accept": "--target-accept", "seed": "--seed",
+    "canonicalize": "--canonicalize", "sort_key": "--sort-key",
 }
 
 
@@ -193,6 +199,14 @@ def _names(text: str) -> List[str]:
     return names
 
 
+def _sort_keys():
+    try:
+        from ._symmetry import SORT_KEYS
+    except ImportError:  # pragma: no cover - older builds without in-sampler canonicalization
+        return None
+    return tuple(SORT_KEYS)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -239,6 +253,11 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threads", metavar="N", type=_int_at_least(1), default=None, help="threads (default: all cores)")
     g.add_argument("--n-steps", metavar="N", type=_int_at_least(1), default=16, help="leapfrog steps per transition (default: 16)")
     g.add_argument("--target-accept", metavar="P", type=_open_unit, default=0.8, help="step-size adaptation target (default: 0.8)")
+    g.add_argument("--canonicalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="map every draw to the canonical representative of its symmetry orbit "
+                        "(hidden-unit permutations and sign flips); default: on when there is a hidden layer")
+    g.add_argument("--sort-key", choices=_sort_keys(), default=None,
+                   help="order of the hidden units in the canonical form (default: the library's)")
     g = run.add_argument_group("output")
     g.add_argument("--out", metavar="FILE", default=DEFAULT_OUT, help=f"output .npz file (default: {DEFAULT_OUT})")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -319,28 +338,23 @@ def _run(args, argv: List[str]) -> int:
     print(f"sampling: {args.chains} chains, {args.warmup} warm-up + {args.draws} draws"
           + (f" (thin {args.thin})" if args.thin > 1 else "") + f", seed {args.seed}", flush=True)
 
+    symmetry_options = {}  # passed only when given, so the library's defaults apply
+    if args.canonicalize is not None:
+        symmetry_options["canonicalize"] = args.canonicalize
+    if args.sort_key is not None:
+        symmetry_options["sort_key"] = args.sort_key
     with _options_named():
         result = sh.sample(
             model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
             thin=args.thin, threads=args.threads, progress=not args.no_progress,
-            n_steps=args.n_steps, target_accept=args.target_accept,
+            n_steps=args.n_steps, target_accept=args.target_accept, **symmetry_options,
         )
     interrupted = bool(result.partial)
     if interrupted:
         print(f"interrupted: keeping {result.n_draws} draws per chain", file=sys.stderr, flush=True)
 
-    if result.n_draws >= 4:
-        with warnings.catch_warnings():  # degenerate chains make arviz-stats warn; the table shows it
-            warnings.simplefilter("ignore", RuntimeWarning)
-            print(result.summary())
-    else:
-        print(f"summary: skipped ({result.n_draws} draws per chain, need at least 4)")
     timing = result.timing
-    rate = timing["gradient_evaluations"] / timing["seconds"] if timing["seconds"] > 0 else float("nan")
-    print(f"time: {timing['seconds']:.2f} s sampling, {timing['gradient_evaluations']} gradient evaluations "
-          f"({rate:,.0f} per second, all chains), {timing['gradient_seconds']:.2f} s in gradients; "
-          f"step size {_fmt_range(result.step_size)}")
-
+    # Write first, so that a second Ctrl-C while the summary is computed loses nothing.
     payload = dict(
         draws=np.asarray(result.draws),
         layer_sizes=np.asarray(model.layer_sizes, dtype=np.int64),
@@ -351,6 +365,7 @@ def _run(args, argv: List[str]) -> int:
         seconds=np.asarray(timing["seconds"]), gradient_seconds=np.asarray(timing["gradient_seconds"]),
         gradient_evaluations=np.asarray(timing["gradient_evaluations"], dtype=np.int64),
         transitions=np.asarray(timing["transitions"], dtype=np.int64), partial=np.asarray(interrupted),
+        canonical=np.asarray(bool(getattr(result, "canonical", False))),
         symhmc_version=np.asarray(sh.__version__),
     )
     for name, values in result.stats.items():
@@ -369,11 +384,23 @@ def _run(args, argv: List[str]) -> int:
         hidden=list(args.hidden), activation=args.activation, likelihood=args.likelihood, noise=noise,
         model_noise=model_noise if gaussian else None, prior_scale=list(args.prior_scale), dtype=args.dtype,
         chains=args.chains, draws=args.draws, warmup=args.warmup, thin=args.thin, seed=args.seed,
-        threads=args.threads, n_steps=args.n_steps, target_accept=args.target_accept, out=args.out,
+        threads=args.threads, n_steps=args.n_steps, target_accept=args.target_accept,
+        canonicalize=bool(getattr(result, "canonical", False)), sort_key=args.sort_key, out=args.out,
         argv=argv,
     )
     payload["options"] = np.asarray(json.dumps(options))
     _write_npz(out, payload)
+
+    if result.n_draws >= 4:
+        with warnings.catch_warnings():  # degenerate chains make arviz-stats warn; the table shows it
+            warnings.simplefilter("ignore", RuntimeWarning)
+            print(result.summary())
+    else:
+        print(f"summary: skipped ({result.n_draws} draws per chain, need at least 4)")
+    rate = timing["gradient_evaluations"] / timing["seconds"] if timing["seconds"] > 0 else float("nan")
+    print(f"time: {timing['seconds']:.2f} s sampling, {timing['gradient_evaluations']} gradient evaluations "
+          f"({rate:,.0f} per second, all chains), {timing['gradient_seconds']:.2f} s in gradients; "
+          f"step size {_fmt_range(result.step_size)}")
     total = time.perf_counter() - t_start
     print(f"wrote {out} ({result.chains} chains x {result.n_draws} draws x {model.n_params} parameters); "
           f"total {total:.2f} s")

@@ -221,6 +221,20 @@ class BayesianMLP:
         return init
 
     @property
+    def symmetry(self):
+        """The posterior's symmetry group: unit permutations of every hidden layer, and sign flips
+        with an odd activation (tanh, identity). The prior is exchangeable over the units of a layer
+        (one scale per layer) and symmetric, so every element is an exact posterior symmetry."""
+        from ._symmetry import SymmetryGroup
+
+        return SymmetryGroup(tuple(self.layer_sizes[1:-1]), self.activation in ODD_ACTIVATIONS)
+
+    @property
+    def log_group_size(self) -> float:
+        """log of the number of equivalent weight vectors, sum_l log(d_l!) (+ d_l log 2 if odd)."""
+        return self.symmetry.log_size
+
+    @property
     def _squeeze_output(self) -> bool:
         """One output per input: (n,) rather than (n, 1)."""
         return (self._y_1d and self.likelihood == "gaussian") or self.likelihood == "bernoulli"

@@ -90,8 +90,9 @@ class SampleResult:
     """Draws of ``sample()``: ``draws`` (chain, draw, P), ``stats`` (ArviZ sample_stats names, each
     (chain, draw)), ``last_state`` to resume, ``partial`` when the run was interrupted."""
 
-    def __init__(self, target, draws, stats, last_state, partial, warmup, thin, timing):
+    def __init__(self, target, draws, stats, last_state, partial, warmup, thin, timing, canonical=False):
         self.target = target
+        self.canonical = canonical
         self.draws = draws
         self.stats = stats
         self.last_state = last_state

@@ -43,6 +43,8 @@ def sample(
     length_jitter: float = 0.2,
     max_energy_error: float = 1000.0,
     adapt_metric: bool = True,
+    canonicalize: Optional[bool] = None,
+    sort_key: Optional[str] = None,
     out: Union[None, str, os.PathLike] = None,
 ) -> SampleResult:
     """Hamiltonian Monte Carlo for ``chains`` chains advancing in lockstep.
@@ -69,6 +71,11 @@ def sample(
         or (P,), or the ``last_state`` of an earlier result to continue that run exactly: chains,
         warm-up progress, step sizes, metric and seed then come from the state, and the draws equal
         those an uninterrupted run would have made.
+    canonicalize : map every stored draw to the canonical representative of its symmetry orbit,
+        inside the compiled loop (default: True when the target declares a symmetry, i.e. an MLP
+        with hidden layers). The chains themselves move continuously and the metric is tied over
+        the orbits, so the stored draws have exactly the law of canonicalized plain-HMC draws.
+    sort_key : the canonical order of units (see :func:`symhmc.canonicalize`).
     out : optional path of a ``.npy`` file; draws are then written there as they are made (a
         memory map), for runs larger than memory.
 
@@ -96,6 +103,7 @@ def sample(
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress: expected a bool, got {progress!r}")
     P = target.n_params
+    symmetry = _symmetry_for(target, canonicalize, sort_key)
 
     if state is None:
         key = seed_key(seed)
@@ -135,7 +143,9 @@ def sample(
 
     t0 = time.perf_counter()
     try:
-        report = core.run_hmc(target._core, raw_state, settings, n_transitions, thin, draw_array, stat_array, 0, callback)
+        report = core.run_hmc(
+            target._core, raw_state, settings, n_transitions, thin, draw_array, stat_array, 0, callback, symmetry
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -154,6 +164,7 @@ def sample(
         partial=partial,
         warmup=warmup,
         thin=thin,
+        canonical=symmetry is not None,
         timing=dict(
             seconds=elapsed,
             gradient_seconds=float(report["gradient_seconds"]),
@@ -170,6 +181,24 @@ def _target_core_class(target):
             f"target: expected a BayesianMLP, GaussianTarget or GaussianMixture, got {type(target).__name__}"
         )
     return type(core_obj)
+
+
+def _symmetry_for(target, canonicalize, sort_key):
+    group = getattr(target, "symmetry", None)
+    declared = group is not None and not group.trivial
+    if canonicalize is None:
+        canonicalize = declared
+    if not isinstance(canonicalize, (bool, np.bool_)):
+        raise TypeError(f"canonicalize: expected a bool or None, got {canonicalize!r}")
+    if not canonicalize:
+        if sort_key is not None:
+            raise ValueError("sort_key: only meaningful with canonicalize=True")
+        return None
+    if not declared:
+        raise ValueError("canonicalize: the target declares no symmetry (an MLP needs a hidden layer)")
+    from ._symmetry import DEFAULT_SORT_KEY, _symmetry_core
+
+    return _symmetry_core(target, DEFAULT_SORT_KEY if sort_key is None else sort_key)
 
 
 def _initial_points(target, init, chains, key) -> np.ndarray:

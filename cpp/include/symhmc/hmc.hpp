@@ -10,6 +10,7 @@
 
 #include "symhmc/adapt.hpp"
 #include "symhmc/rng.hpp"
+#include "symhmc/symmetry.hpp"
 #include "symhmc/target.hpp"
 
 namespace symhmc {
@@ -64,7 +65,11 @@ class HmcSampler {
   static HmcState initial_state(std::size_t chains, std::size_t dim, std::uint64_t seed, std::uint64_t warmup,
                                 const double* init);
 
-  HmcSampler(const Target<T>& target, HmcSettings settings, HmcState state);
+  // With a symmetry, every stored draw is mapped to its canonical representative. The chains'
+  // dynamic state stays continuous (adaptation sees the unfolded path); since the kernel commutes with
+  // the group (tied metric), the stored draws have the law of canonicalized draws (DESIGN.md).
+  HmcSampler(const Target<T>& target, HmcSettings settings, HmcState state,
+             const Symmetry<T>* symmetry = nullptr);
 
   // Runs up to n_transitions transitions. After warm-up, every thin-th one is stored in sink.
   // progress(done) is called after every transition; returning false stops the run early (the
@@ -86,6 +91,7 @@ class HmcSampler {
   void adapt(std::uint64_t iteration, const std::vector<DrawStats>& stats);
 
   const Target<T>& target_;
+  const Symmetry<T>* symmetry_;
   HmcSettings settings_;
   HmcState state_;
   Philox rng_;
