@@ -6,5 +6,6 @@ PYBIND11_MODULE(_core, m) {
   register_targets(m);
   register_model(m);
   register_symmetry(m);
+  register_tempering(m);
   register_hmc(m);
 }

@@ -14,3 +14,4 @@ void register_simd(py::module_& m);
 void register_targets(py::module_& m);
 void register_hmc(py::module_& m);
 void register_symmetry(py::module_& m);
+void register_tempering(py::module_& m);

@@ -27,6 +27,7 @@ void add_evaluation(Class& cls) {
       py::arg("theta"), py::arg("threads") = 0);
   cls.def_property_readonly("n_params", &Target<T>::dim);
   cls.def("metric_ties", &Target<T>::metric_ties);
+  cls.def_property_readonly("can_split", &Target<T>::can_split);
 }
 }  // namespace
 
@@ -39,8 +40,8 @@ void register_targets(py::module_& m) {
       .def(py::init<std::vector<double>, std::vector<double>, bool>(), py::arg("mean"), py::arg("cov"),
            py::arg("diagonal"));
   py::class_<GaussianMixtureTarget, Target<double>>(m, "GaussianMixtureTarget")
-      .def(py::init<std::vector<double>, std::vector<double>, std::vector<double>, std::size_t>(),
-           py::arg("weights"), py::arg("means"), py::arg("sds"), py::arg("dim"));
+      .def(py::init<std::vector<double>, std::vector<double>, std::vector<double>, std::size_t, double>(),
+           py::arg("weights"), py::arg("means"), py::arg("sds"), py::arg("dim"), py::arg("reference_sd") = 0.0);
   py::class_<FunnelTarget, Target<double>>(m, "FunnelTarget")
       .def(py::init<std::size_t, double>(), py::arg("dim"), py::arg("scale"));
 }

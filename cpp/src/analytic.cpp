@@ -96,8 +96,10 @@ void GaussianTarget::logp_grad(const double* x, std::size_t K, double* logp, dou
 }
 
 GaussianMixtureTarget::GaussianMixtureTarget(std::vector<double> weights, std::vector<double> means,
-                                             std::vector<double> sds, std::size_t dim)
-    : dim_(dim), n_components_(weights.size()), means_(std::move(means)) {
+                                             std::vector<double> sds, std::size_t dim, double reference_sd)
+    : dim_(dim), n_components_(weights.size()), reference_sd_(reference_sd), means_(std::move(means)) {
+  if (!(reference_sd >= 0) || !std::isfinite(reference_sd))
+    throw std::invalid_argument("reference_sd: must be positive (or 0 for none)");
   if (dim_ == 0) throw std::invalid_argument("means: need at least one dimension");
   if (n_components_ == 0) throw std::invalid_argument("weights: need at least one component");
   if (means_.size() != n_components_ * dim_) throw std::invalid_argument("means: expected shape (M, dim)");
@@ -150,6 +152,27 @@ void GaussianMixtureTarget::logp_grad(const double* x, std::size_t K, double* lo
         const double is = inv_sds_[m * dim_ + i];
         gk[i] -= w * (xk[i] - means_[m * dim_ + i]) * is * is;
       }
+    }
+  }
+}
+
+void GaussianMixtureTarget::evaluate(const double* x, std::size_t K, double* log_ref, double* log_lik,
+                                     double* grad_ref, double* grad_lik, int threads) const {
+  if (!can_split()) Target<double>::evaluate(x, K, log_ref, log_lik, grad_ref, grad_lik, threads);
+  std::vector<double> lp(K), g(K * dim_);
+  logp_grad(x, K, lp.data(), g.data(), threads);
+  const double inv_var = 1.0 / (reference_sd_ * reference_sd_);
+  const double norm = -double(dim_) * (std::log(reference_sd_) + kHalfLog2Pi);
+  for (std::size_t k = 0; k < K; ++k) {
+    const double* xk = x + k * dim_;
+    double lr = norm;
+    for (std::size_t i = 0; i < dim_; ++i) lr -= 0.5 * xk[i] * xk[i] * inv_var;
+    if (log_ref) log_ref[k] = lr;
+    if (log_lik) log_lik[k] = std::isfinite(lp[k]) ? lp[k] - lr : -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < dim_; ++i) {
+      const double gr = -xk[i] * inv_var;
+      if (grad_ref) grad_ref[k * dim_ + i] = gr;
+      if (grad_lik) grad_lik[k * dim_ + i] = g[k * dim_ + i] - gr;
     }
   }
 }

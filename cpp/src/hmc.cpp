@@ -253,7 +253,8 @@ std::size_t HmcSampler<T>::run(std::size_t n_transitions, std::size_t thin, Draw
   bool need_step = false;
   for (double e : state_.step_size) need_step = need_step || !(e > 0);
   if (need_step) find_initial_step_sizes(state_.iteration);
-  std::vector<DrawStats> stats(C);
+  std::vector<DrawStats>& stats = stats_;
+  stats.resize(C);
   std::size_t done = 0;
   while (done < n_transitions) {
     const std::uint64_t it = state_.iteration;
@@ -275,6 +276,16 @@ std::size_t HmcSampler<T>::run(std::size_t n_transitions, std::size_t thin, Draw
   }
   for (std::size_t i = 0; i < C * P; ++i) state_.position[i] = double(q_[i]);
   return done;
+}
+
+template <class T>
+void HmcSampler<T>::set_points(const std::vector<T>& q, const std::vector<T>& logp, const std::vector<T>& grad) {
+  if (q.size() != q_.size() || logp.size() != logp_.size() || grad.size() != grad_.size())
+    throw std::invalid_argument("set_points: sizes do not match the sampler");
+  q_ = q;
+  logp_ = logp;
+  grad_ = grad;
+  for (std::size_t i = 0; i < q_.size(); ++i) state_.position[i] = double(q_[i]);
 }
 
 template class HmcSampler<double>;

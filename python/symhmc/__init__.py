@@ -1,6 +1,8 @@
 """symhmc: fast HMC and parallel tempering for Bayesian neural network posteriors on CPUs."""
 
+from ._align import align
 from ._model import BayesianMLP
+from ._modes import Mode, ModeCensus
 from ._result import SampleResult, SamplerState, Summary
 from ._sample import sample
 from ._simd import _apply_environment, set_simd, simd_info
@@ -10,6 +12,9 @@ from ._targets import Funnel, GaussianMixture, GaussianTarget
 __version__ = "0.1.0"
 __all__ = [
     "BayesianMLP",
+    "Mode",
+    "ModeCensus",
+    "align",
     "Funnel",
     "GaussianMixture",
     "GaussianTarget",

@@ -98,8 +98,11 @@ __all__ = ["main"]
 
 PROG = "symhmc"
 DEFAULT_OUT = "symhmc_draws.npz"
-_ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu", "silu", "identity")
-_LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
+try:
+    from ._model import ACTIVATIONS as _ACTIVATIONS, LIKELIHOODS as _LIKELIHOODS
+except ImportError:  # pragma: no cover - the names moved; the model still validates
+    _ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu", "silu", "identity")
+    _LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
 
 # Argument names in the library's error messages -> command-line options.
 _OPTION_OF = {
@@ -294,6 +297,10 @@ def _run(args, argv: List[str]) -> int:
 
     t_start = time.perf_counter()
     out = _check_out(args.out)
+    if args.sort_key is not None and args.canonicalize is False:
+        raise UsageError("--sort-key: only meaningful with --canonicalize")
+    if args.canonicalize and not args.hidden:
+        raise UsageError("--canonicalize: a linear model (--hidden none) has no hidden units to relabel")
     gaussian = args.likelihood == "gaussian"
     if args.data is None:
         for opt, value in (("--target", args.target), ("--features", args.features)):

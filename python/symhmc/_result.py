@@ -191,6 +191,14 @@ class SampleResult:
                          np.nanmin(tail[idx])])
         return names, rows
 
+    def modes(self, X=None, tol: float = 0.1, max_draws: int = 2000):
+        """Census of the distinct modes visited: draws clustered by their network outputs at X
+        (default: up to 50 training inputs) with RMS distance below ``tol`` output sds; each mode's
+        share of draws per chain and how many chains found it. See :func:`symhmc._modes.mode_census`."""
+        from ._modes import mode_census
+
+        return mode_census(self, X=X, tol=tol, max_draws=max_draws)
+
     # -- prediction -----------------------------------------------------------------------------
     def predict(self, X_new, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> Dict[str, np.ndarray]:
         """Posterior predictive mean, sd and quantiles of the network output at X_new, computed in
@@ -223,7 +231,10 @@ class SampleResult:
         posterior = {}
         for block, sl, shape in _parameter_blocks(self.target, draws.shape[2]):
             posterior[block] = draws[:, :, sl].reshape(draws.shape[:2] + shape)
-        return az.from_dict(posterior=posterior, sample_stats={k: np.asarray(v) for k, v in self.stats.items()})
+        sample_stats = {k: np.asarray(v) for k, v in self.stats.items()}
+        if int(az.__version__.split(".")[0]) >= 1:  # ArviZ 1.x takes one dict of groups
+            return az.from_dict({"posterior": posterior, "sample_stats": sample_stats})
+        return az.from_dict(posterior=posterior, sample_stats=sample_stats)
 
 
 def _parameter_blocks(target, P):

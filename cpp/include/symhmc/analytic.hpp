@@ -24,14 +24,19 @@ class GaussianTarget : public Target<double> {
 
 class GaussianMixtureTarget : public Target<double> {
  public:
-  // weights: M (positive, normalized here); means, sds: M x dim.
+  // weights: M (positive, normalized here); means, sds: M x dim. With reference_sd > 0 the target
+  // splits as N(0, reference_sd^2 I) x (mixture / reference), for tempering (its evidence is 1).
   GaussianMixtureTarget(std::vector<double> weights, std::vector<double> means, std::vector<double> sds,
-                        std::size_t dim);
+                        std::size_t dim, double reference_sd = 0.0);
   std::size_t dim() const override { return dim_; }
   void logp_grad(const double* x, std::size_t K, double* logp, double* grad, int threads) const override;
+  bool can_split() const override { return reference_sd_ > 0; }
+  void evaluate(const double* x, std::size_t K, double* log_ref, double* log_lik, double* grad_ref,
+                double* grad_lik, int threads) const override;
 
  private:
   std::size_t dim_, n_components_;
+  double reference_sd_;
   std::vector<double> log_weights_, means_, inv_sds_;
   std::vector<double> log_norms_;  // per component: log weight - sum log sd - dim/2 log 2pi
 };

@@ -78,6 +78,12 @@ class HmcSampler {
                   const std::function<bool(std::size_t)>& progress);
 
   const HmcState& state() const { return state_; }
+  // Replica exchange moves whole points between chains: it reads the current points and writes them
+  // back permuted, with their log densities and gradients (which it recomputes for the new chains).
+  const std::vector<T>& positions() const { return q_; }
+  void set_points(const std::vector<T>& q, const std::vector<T>& logp, const std::vector<T>& grad);
+  // Statistics of the last transition of every chain.
+  const std::vector<DrawStats>& last_stats() const { return stats_; }
   std::size_t divergences() const { return divergences_; }
   // Seconds spent inside target evaluations, for overhead accounting.
   double gradient_seconds() const { return gradient_seconds_; }
@@ -103,6 +109,7 @@ class HmcSampler {
   bool step_sizes_found_ = false;
   // Working memory, O(chains x dim).
   std::vector<T> q_, grad_, logp_, q_new_, p_, grad_new_, logp_new_;
+  std::vector<DrawStats> stats_;
 };
 
 extern template class HmcSampler<double>;

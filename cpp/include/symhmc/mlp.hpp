@@ -52,8 +52,9 @@ class MlpPosterior : public Target<T> {
   std::vector<int> metric_ties() const override;
   // Split into its two terms (tempering needs them apart): log prior and log likelihood, each with
   // its gradient. Any output pointer may be null.
+  bool can_split() const override { return true; }
   void evaluate(const T* theta, std::size_t K, T* log_prior, T* log_lik, T* grad_prior, T* grad_lik,
-                int threads = 0) const;
+                int threads = 0) const override;
   // Network outputs f (K x n x d_L) at new inputs X_new (n x d_0).
   void forward(const T* theta, std::size_t K, const T* X_new, std::size_t n, T* out,
                int threads = 0) const;

@@ -4,6 +4,7 @@
 // equivariant under the group (see DESIGN.md, "Why in-sampler relabeling is exact").
 #pragma once
 #include <cstddef>
+#include <stdexcept>
 #include <vector>
 
 namespace symhmc {
@@ -18,6 +19,16 @@ class Target {
   virtual void logp_grad(const T* x, std::size_t K, T* logp, T* grad, int threads) const = 0;
   // Tie group of every coordinate (equal ids share one metric entry); empty when no symmetry.
   virtual std::vector<int> metric_ties() const { return {}; }
+
+  // Tempering needs the density as reference x likelihood, log pi = log pi_0 + l, with pi_0 a
+  // normalized density (the prior). Targets that can split themselves return true and implement
+  // evaluate(); any output pointer may be null.
+  virtual bool can_split() const { return false; }
+  virtual void evaluate(const T* x, std::size_t K, T* log_ref, T* log_lik, T* grad_ref, T* grad_lik,
+                        int threads) const {
+    (void)x, (void)K, (void)log_ref, (void)log_lik, (void)grad_ref, (void)grad_lik, (void)threads;
+    throw std::logic_error("this target cannot be split into reference and likelihood");
+  }
 };
 
 }  // namespace symhmc

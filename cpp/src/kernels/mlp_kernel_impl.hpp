@@ -586,6 +586,40 @@ struct LaneKernel {
     return S::set1(p[i]);
   }
 
+  // Forward of units [j, j + UJ) for U slots: z = b_1 + x W_1, a = act(z) (stored), f += a W_2.
+  template <bool VecW, int U, int UJ, int D, int DM>
+  static SYMHMC_INLINE void fused_forward_units(const Fused& F, const V* x, V* a1, V* d1, long j, V (&f)[DM][U]) {
+    const MlpLayout& L = *F.L;
+    const long d0 = L.sizes[0], H = L.sizes[1], n = F.n;
+    const long Dn = D > 0 ? D : L.sizes[2];
+    const Activation act = L.activation;
+    V z[UJ * U];
+    for (int k = 0; k < UJ; ++k) {
+      const V b = wt<VecW>(F.b1, j + k);
+      for (int u = 0; u < U; ++u) z[k * U + u] = b;
+    }
+    for (long i = 0; i < d0; ++i)
+      for (int k = 0; k < UJ; ++k) {
+        const V w = wt<VecW>(F.w1, i * H + j + k);
+        for (int u = 0; u < U; ++u) z[k * U + u] += w * x[i * n + u];
+      }
+    if (act == Activation::tanh) {
+      if (F.scaled)
+        S::template tanh_scaled_n<UJ * U>(z);
+      else
+        S::template tanh_n<UJ * U>(z, nullptr);
+    } else {
+      for (int k = 0; k < UJ; ++k) activate_values<S>(act, z + k * U, d1 ? d1 + (j + k) * n : nullptr, U);
+    }
+    for (int k = 0; k < UJ; ++k)
+      for (int u = 0; u < U; ++u) a1[(j + k) * n + u] = z[k * U + u];
+    for (int k = 0; k < UJ; ++k)
+      for (long o = 0; o < Dn; ++o) {
+        const V w = wt<VecW>(F.w2, (j + k) * Dn + o);
+        for (int u = 0; u < U; ++u) f[o][u] += z[k * U + u] * w;
+      }
+  }
+
   template <bool VecW, int U, int D>  // D = 0: output width known at run time only
   static SYMHMC_INLINE V fused_group(const Fused& F, long v0) {
     const MlpLayout& L = *F.L;
@@ -602,28 +636,11 @@ struct LaneKernel {
     V* a1 = B.a[1] + v0;
     V* d1 = B.d[1] ? B.d[1] + v0 : nullptr;
     const V* x = B.x + v0;
-    for (long j = 0; j < H; ++j) {
-      V z[U];
-      const V b = wt<VecW>(F.b1, j);
-      for (int u = 0; u < U; ++u) z[u] = b;
-      for (long i = 0; i < d0; ++i) {
-        const V w = wt<VecW>(F.w1, i * H + j);
-        for (int u = 0; u < U; ++u) z[u] += w * x[i * n + u];
-      }
-      if (act == Activation::tanh) {
-        if (F.scaled)
-          S::template tanh_scaled_n<U>(z);
-        else
-          S::template tanh_n<U>(z, nullptr);
-      } else {
-        activate_values<S>(act, z, d1 ? d1 + j * n : nullptr, U);
-      }
-      for (int u = 0; u < U; ++u) a1[j * n + u] = z[u];
-      for (long o = 0; o < Dn; ++o) {
-        const V w = wt<VecW>(F.w2, j * Dn + o);
-        for (int u = 0; u < U; ++u) f[o][u] += z[u] * w;
-      }
-    }
+    // Forward, UJ units at a time so that U * UJ (>= 4) independent activations are in flight.
+    constexpr int UJ = U >= 4 ? 1 : U == 1 ? 4 : 2;
+    long j = 0;
+    for (; j + UJ <= H; j += UJ) fused_forward_units<VecW, U, UJ, D>(F, x, a1, d1, j, f);
+    for (; j < H; ++j) fused_forward_units<VecW, U, 1, D>(F, x, a1, d1, j, f);
     const V stat = loss(L, U, &f[0][0], U, B.y + v0, n, B.valid + v0, F.inv_var, &g[0][0], U);
     if (!F.grad) return stat;
     V* gW1 = B.grad + L.w_offset[0];

@@ -268,14 +268,20 @@ struct Simd {
   }
 
 #if defined(__AVX512F__)
+  // AVX-512 tanh. x = |u| (clamped) with u = z 32 / ln2 (the caller's scaled argument, or z times the
+  // scale here): s = x + 1.5 2^52 rounds x to the integer 16 n + j held in the low mantissa bits,
+  // r = x - (16 n + j) exactly (|r| <= 1/2), exp(2 z) = 2^n 2^(j/16) exp(r ln2 / 16). The table holds the
+  // bits of hi_j = 2^(j/16) minus j << 48, so adding s << 48 as an integer gives the bits of 2^n hi_j in
+  // one add; delta_j = (2^(j/16) - hi_j) / hi_j enters the polynomial's constant term, so that
+  // e = 2^n hi_j (1 + p) - 1 = expm1(2 z) stays accurate where it cancels.
   template <int U, bool Scaled>
   static SYMHMC_INLINE void tanh_avx512(V* xv, V* dv) {
     if constexpr (is_double) {
-      alignas(64) static const double hi_tab[16] = {
-          1.0, 1.0442737824274138, 1.0905077326652577, 1.1387886347566916, 1.189207115002721,
-          1.241857812073484, 1.2968395546510096, 1.3542555469368927, 1.4142135623730951,
-          1.4768261459394993, 1.5422108254079407, 1.6104903319492543, 1.681792830507429,
-          1.7562521603732995, 1.8340080864093424, 1.9152065613971474};
+      alignas(64) static const long long hi_tab[16] = {
+          0x3ff0000000000000LL, 0x3fefb5586cf9890fLL, 0x3fef72b83c7d517bLL, 0x3fef387a6e756238LL,
+          0x3fef06fe0a31b715LL, 0x3feedea64c123422LL, 0x3feebfdad5362a27LL, 0x3feeab07dd485429LL,
+          0x3feea09e667f3bcdLL, 0x3feea11473eb0187LL, 0x3feeace5422aa0dbLL, 0x3feec49182a3f090LL,
+          0x3feee89f995ad3adLL, 0x3fef199bdd85529cLL, 0x3fef5818dcfba487LL, 0x3fefa4afa2a490daLL};
       alignas(64) static const double dl_tab[16] = {
           0.0, 8.189317638195515e-17, -2.7939114859515733e-17, 7.826573258636076e-17,
           3.3484623336251524e-17, 3.750854201303127e-17, 1.9572585293112036e-17, 5.68648095791174e-17,
@@ -283,51 +289,30 @@ struct Simd {
           1.5341410053603723e-17, 4.875160526227062e-17, 1.685487290628973e-17, 1.790126907604513e-17,
           -5.545065618639427e-17};
       const __m512d magic = _mm512_set1_pd(6755399441055744.0), one = _mm512_set1_pd(1.0);
-      const __m512d hi0 = _mm512_load_pd(hi_tab), hi1 = _mm512_load_pd(hi_tab + 8);
+      const __m512i hi0 = _mm512_load_si512(hi_tab), hi1 = _mm512_load_si512(hi_tab + 8);
       const __m512d dl0 = _mm512_load_pd(dl_tab), dl1 = _mm512_load_pd(dl_tab + 8);
       __m512d a[U], s[U], r[U], q[U], h[U], dl[U];
-      if constexpr (Scaled) {  // x = 32 |z| / ln2: 16 n + j = round(x), r = x - (16 n + j) exactly
-        for (int u = 0; u < U; ++u)
-          a[u] = _mm512_min_pd(_mm512_set1_pd(923.3248261689366), _mm512_abs_pd(cast<__m512d>(xv[u])));
-        for (int u = 0; u < U; ++u) s[u] = _mm512_add_pd(a[u], magic);
-        for (int u = 0; u < U; ++u) r[u] = _mm512_sub_pd(a[u], _mm512_sub_pd(s[u], magic));
-        // expm1(r ln2 / 16) = sum c_k r^k, c_k = (ln2/16)^k / k!
-        for (int u = 0; u < U; ++u)
-          q[u] = _mm512_fmadd_pd(_mm512_set1_pd(5.682086126528621e-14), r[u], _mm512_set1_pd(9.181219573844438e-12));
-        for (int u = 0; u < U; ++u) h[u] = _mm512_permutex2var_pd(hi0, _mm512_castpd_si512(s[u]), hi1);
-        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(1.2715871950558131e-09));
-        for (int u = 0; u < U; ++u) dl[u] = _mm512_permutex2var_pd(dl0, _mm512_castpd_si512(s[u]), dl1);
-        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(1.467610032291943e-07));
-        for (int u = 0; u < U; ++u) {
-          const __m512i n52 = _mm512_and_si512(_mm512_slli_epi64(_mm512_castpd_si512(s[u]), 48),
-                                               _mm512_set1_epi64((long long)0xFFF0000000000000ULL));
-          h[u] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(h[u]), n52));
-        }
-        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(1.3550807779497457e-05));
-        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(0.0009383847928089872));
-        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(0.04332169878499658));
-      } else {
-      for (int u = 0; u < U; ++u)  // min(|x|, 20); min returns its second operand (|x|) when one is NaN
-        a[u] = _mm512_min_pd(_mm512_set1_pd(20.0), _mm512_abs_pd(cast<__m512d>(xv[u])));
-      // s = 1.5 2^52 + round(2|x| 16 / ln2): the integer 16 n + j sits in the low mantissa bits
-      for (int u = 0; u < U; ++u) s[u] = _mm512_fmadd_pd(a[u], _mm512_set1_pd(46.16624130844683), magic);
-      for (int u = 0; u < U; ++u)  // r = |x| - (16 n + j) ln2 / 32 (one rounded constant: < 0.5 ulp in tanh)
-        r[u] = _mm512_fnmadd_pd(_mm512_sub_pd(s[u], magic), _mm512_set1_pd(0.02166084939249829), a[u]);
-      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(_mm512_set1_pd(128.0 / 5040), r[u], _mm512_set1_pd(64.0 / 720));
-      for (int u = 0; u < U; ++u) h[u] = _mm512_permutex2var_pd(hi0, _mm512_castpd_si512(s[u]), hi1);
-      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(32.0 / 120));
+      for (int u = 0; u < U; ++u) {  // min returns its second operand (|u|) when one is NaN
+        __m512d x = _mm512_abs_pd(cast<__m512d>(xv[u]));
+        if constexpr (!Scaled) x = _mm512_mul_pd(x, _mm512_set1_pd(kTanhScale));
+        a[u] = _mm512_min_pd(_mm512_set1_pd(923.3248261689366), x);  // |z| <= 20
+      }
+      for (int u = 0; u < U; ++u) s[u] = _mm512_add_pd(a[u], magic);
+      for (int u = 0; u < U; ++u) r[u] = _mm512_sub_pd(a[u], _mm512_sub_pd(s[u], magic));
+      // expm1(r c) = sum_k (r c)^k / k!, c = 2 / kTanhScale (= ln2 / 16 to double precision)
+      for (int u = 0; u < U; ++u)
+        q[u] = _mm512_fmadd_pd(_mm512_set1_pd(5.682086126528621e-14), r[u], _mm512_set1_pd(9.18121957384444e-12));
+      for (int u = 0; u < U; ++u) {
+        const __m512i si = _mm512_castpd_si512(s[u]);
+        h[u] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_permutex2var_epi64(hi0, si, hi1), _mm512_slli_epi64(si, 48)));
+      }
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(1.2715871950558131e-09));
       for (int u = 0; u < U; ++u) dl[u] = _mm512_permutex2var_pd(dl0, _mm512_castpd_si512(s[u]), dl1);
-      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(16.0 / 24));
-      for (int u = 0; u < U; ++u) {  // h = 2^n hi_j: n added to the exponent field
-        const __m512i n52 = _mm512_and_si512(_mm512_slli_epi64(_mm512_castpd_si512(s[u]), 48),
-                                             _mm512_set1_epi64((long long)0xFFF0000000000000ULL));
-        h[u] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(h[u]), n52));
-      }
-      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(8.0 / 6));
-      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(2.0));
-      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(2.0));
-      }
-      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], dl[u]);  // expm1(2r) + delta_j
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(1.467610032291943e-07));
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(1.3550807779497457e-05));
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(0.0009383847928089872));
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(0.04332169878499658));
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], dl[u]);  // expm1(r c) + delta_j
       for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(h[u], q[u], _mm512_sub_pd(h[u], one));  // e
       for (int u = 0; u < U; ++u) q[u] = _mm512_div_pd(q[u], _mm512_add_pd(q[u], _mm512_set1_pd(2.0)));
       if (dv)
@@ -337,11 +322,9 @@ struct Simd {
             _mm512_castpd_si512(q[u]), _mm512_castpd_si512(cast<__m512d>(xv[u])),
             _mm512_set1_epi64((long long)0x8000000000000000ULL), 0xD8)));
     } else {
-      alignas(64) static const float hi_tab[16] = {
-          1.0f, 1.0442737340927124f, 1.0905077457427979f, 1.1387885808944702f, 1.1892070770263672f,
-          1.2418577671051025f, 1.2968395948410034f, 1.3542555570602417f, 1.4142135381698608f,
-          1.4768261909484863f, 1.5422108173370361f, 1.610490322113037f, 1.6817928552627563f,
-          1.7562521696090698f, 1.8340080976486206f, 1.9152065515518188f};
+      alignas(64) static const int hi_tab[16] = {
+          0x3f800000, 0x3f7daac3, 0x3f7b95c2, 0x3f79c3d3, 0x3f7837f0, 0x3f76f532, 0x3f75fed7, 0x3f75583f,
+          0x3f7504f3, 0x3f7508a4, 0x3f75672a, 0x3f76248c, 0x3f7744fd, 0x3f78ccdf, 0x3f7ac0c7, 0x3f7d257d};
       alignas(64) static const float dl_tab[16] = {
           0.0f, 4.6285471455576044e-08f, -1.199215748926008e-08f, 4.7297824323777604e-08f,
           3.1934181521364735e-08f, 3.621057231839586e-08f, -3.0990719324108795e-08f,
@@ -349,35 +332,24 @@ struct Simd {
           5.233334210430485e-09f, 6.10759176566944e-09f, -1.4719605090363075e-08f,
           -5.258795177098818e-09f, -6.128259677495862e-09f, 5.140609271592211e-09f};
       const __m512 magic = _mm512_set1_ps(12582912.0f), one = _mm512_set1_ps(1.0f);
-      const __m512 hit = _mm512_load_ps(hi_tab), dlt = _mm512_load_ps(dl_tab);
+      const __m512i hit = _mm512_load_si512(hi_tab);
+      const __m512 dlt = _mm512_load_ps(dl_tab);
       __m512 a[U], s[U], r[U], q[U], h[U];
-      if constexpr (Scaled) {
-        for (int u = 0; u < U; ++u)
-          a[u] = _mm512_min_ps(_mm512_set1_ps(461.66241f), _mm512_abs_ps(cast<__m512>(xv[u])));
-        for (int u = 0; u < U; ++u) s[u] = _mm512_add_ps(a[u], magic);
-        for (int u = 0; u < U; ++u) r[u] = _mm512_sub_ps(a[u], _mm512_sub_ps(s[u], magic));
-        for (int u = 0; u < U; ++u)
-          q[u] = _mm512_fmadd_ps(_mm512_set1_ps(1.467610104555206e-07f), r[u], _mm512_set1_ps(1.3550808034779038e-05f));
-      } else {
-      for (int u = 0; u < U; ++u)
-        a[u] = _mm512_min_ps(_mm512_set1_ps(10.0f), _mm512_abs_ps(cast<__m512>(xv[u])));
-      for (int u = 0; u < U; ++u) s[u] = _mm512_fmadd_ps(a[u], _mm512_set1_ps(46.16624130844683f), magic);
-      for (int u = 0; u < U; ++u)
-        r[u] = _mm512_fnmadd_ps(_mm512_sub_ps(s[u], magic), _mm512_set1_ps(0.02166084939249829f), a[u]);
-      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(_mm512_set1_ps(16.0f / 24), r[u], _mm512_set1_ps(8.0f / 6));
+      for (int u = 0; u < U; ++u) {
+        __m512 x = _mm512_abs_ps(cast<__m512>(xv[u]));
+        if constexpr (!Scaled) x = _mm512_mul_ps(x, _mm512_set1_ps(kTanhScale));
+        a[u] = _mm512_min_ps(_mm512_set1_ps(461.66241f), x);  // |z| <= 10
       }
+      for (int u = 0; u < U; ++u) s[u] = _mm512_add_ps(a[u], magic);
+      for (int u = 0; u < U; ++u) r[u] = _mm512_sub_ps(a[u], _mm512_sub_ps(s[u], magic));
+      for (int u = 0; u < U; ++u)
+        q[u] = _mm512_fmadd_ps(_mm512_set1_ps(1.467610104555206e-07f), r[u], _mm512_set1_ps(1.3550808034779038e-05f));
       for (int u = 0; u < U; ++u) {
         const __m512i si = _mm512_castps_si512(s[u]);
-        const __m512i n23 = _mm512_and_si512(_mm512_slli_epi32(si, 19), _mm512_set1_epi32(int(0xFF800000u)));
-        h[u] = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(_mm512_permutexvar_ps(si, hit)), n23));
+        h[u] = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_permutexvar_epi32(si, hit), _mm512_slli_epi32(si, 19)));
       }
-      if constexpr (Scaled) {
-        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(0.0009383847936987877f));
-        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(0.043321698904037476f));
-      } else {
-        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(2.0f));
-        for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(2.0f));
-      }
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(0.0009383847936987877f));
+      for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_set1_ps(0.043321698904037476f));
       for (int u = 0; u < U; ++u)
         q[u] = _mm512_fmadd_ps(q[u], r[u], _mm512_permutexvar_ps(_mm512_castps_si512(s[u]), dlt));
       for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_ps(h[u], q[u], _mm512_sub_ps(h[u], one));
