@@ -129,7 +129,7 @@ def test_random_symmetry_is_uniform_over_the_group():
 
 
 @pytest.mark.parametrize("key", SORT_KEYS)
-@pytest.mark.parametrize("activation", ("tanh", "relu", "identity", "silu"))
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("depth", sorted(DEPTHS))
 def test_canonical_form_is_a_fundamental_domain(key, activation, depth):
     model = _model(activation, DEPTHS[depth])

@@ -96,6 +96,7 @@ py::dict run_tempering(const Target<T>& target, const py::dict& hmc_state, const
 }  // namespace
 
 void register_tempering(py::module_& m) {
+  m.def("equal_barrier_schedule", &equal_barrier_schedule, py::arg("betas"), py::arg("rejection"), py::arg("n"));
   m.def(
       "initial_tempering_state",
       [](std::size_t chains, std::vector<double> betas) {

@@ -10,11 +10,15 @@ namespace {
 
 constexpr double kLogTargetInit = -0.22314355131420976;  // log(0.8), Stan's step size heuristic
 
+// Four partial sums: a fixed summation order (deterministic) without a serial dependency chain.
 template <class T>
 double kinetic(const T* p, const double* inv_metric, std::size_t n) {
-  double k = 0;
-  for (std::size_t i = 0; i < n; ++i) k += double(p[i]) * double(p[i]) * inv_metric[i];
-  return 0.5 * k;
+  double k[4] = {0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int j = 0; j < 4; ++j) k[j] += double(p[i + j]) * double(p[i + j]) * inv_metric[i + j];
+  for (; i < n; ++i) k[0] += double(p[i]) * double(p[i]) * inv_metric[i];
+  return 0.5 * ((k[0] + k[1]) + (k[2] + k[3]));
 }
 
 }  // namespace
@@ -74,10 +78,17 @@ HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcStat
   p_.resize(C * P);
   grad_new_.resize(C * P);
   logp_new_.resize(C);
+  update_momentum_scale();
   evaluate(q_, logp_, grad_);
   for (std::size_t c = 0; c < C; ++c)
     if (!std::isfinite(double(logp_[c])))
       throw std::invalid_argument("init: chain " + std::to_string(c) + " starts where the log density is not finite");
+}
+
+template <class T>
+void HmcSampler<T>::update_momentum_scale() {
+  momentum_scale_.resize(state_.inv_metric.size());
+  for (std::size_t i = 0; i < momentum_scale_.size(); ++i) momentum_scale_[i] = 1.0 / std::sqrt(state_.inv_metric[i]);
 }
 
 template <class T>
@@ -102,7 +113,8 @@ void HmcSampler<T>::find_initial_step_sizes(std::uint64_t iteration) {
       T* p = p_.data() + c * P;
       const double* im = state_.inv_metric.data() + c * P;
       Stream(rng_, c, iteration, Purpose::init).normals(p, P, std::uint64_t(attempt) * P);
-      for (std::size_t i = 0; i < P; ++i) p[i] = T(double(p[i]) / std::sqrt(im[i]));
+      const double* ms = momentum_scale_.data() + c * P;
+      for (std::size_t i = 0; i < P; ++i) p[i] = T(double(p[i]) * ms[i]);
       h0[c] = -double(logp_[c]) + kinetic(p, im, P);
       const T* g = grad_.data() + c * P;
       T* qn = q_new_.data() + c * P;
@@ -165,7 +177,8 @@ void HmcSampler<T>::transition(std::uint64_t it, std::vector<DrawStats>& stats) 
     T* p = p_.data() + c * P;
     const double* im = state_.inv_metric.data() + c * P;
     Stream(rng_, c, it, Purpose::momentum).normals(p, P, 0);
-    for (std::size_t i = 0; i < P; ++i) p[i] = T(double(p[i]) / std::sqrt(im[i]));
+    const double* ms = momentum_scale_.data() + c * P;
+    for (std::size_t i = 0; i < P; ++i) p[i] = T(double(p[i]) * ms[i]);
     h0[c] = -double(logp_[c]) + kinetic(p, im, P);
   }
   q_new_ = q_;
@@ -190,15 +203,16 @@ void HmcSampler<T>::transition(std::uint64_t it, std::vector<DrawStats>& stats) 
       const T* g = grad_new_.data() + c * P;
       const T half = T(0.5 * eps[c]);
       for (std::size_t i = 0; i < P; ++i) p[i] += half * g[i];
-      const double h = -double(logp_new_[c]) + kinetic(p, state_.inv_metric.data() + c * P, P);
-      if (!std::isfinite(h) || h - h0[c] > settings_.max_energy_error) alive[c] = 0;  // divergent
+      // A non-finite density ends the trajectory (divergent); the energy error is checked at the end:
+      // chains move in lockstep, so stopping one early would save no gradient evaluations.
+      if (!std::isfinite(double(logp_new_[c]))) alive[c] = 0;
     }
   }
   for (std::size_t c = 0; c < C; ++c) {
     DrawStats& s = stats[c];
     double h1 = std::numeric_limits<double>::infinity();
     if (alive[c]) h1 = -double(logp_new_[c]) + kinetic(p_.data() + c * P, state_.inv_metric.data() + c * P, P);
-    s.diverging = !alive[c];
+    s.diverging = !alive[c] || !std::isfinite(h1) || h1 - h0[c] > settings_.max_energy_error;
     s.accept_prob = s.diverging ? 0.0 : std::fmin(1.0, std::exp(h0[c] - h1));
     const bool accept = !s.diverging && Stream(rng_, c, it, Purpose::accept).uniform(0) < s.accept_prob;
     if (accept) {
@@ -232,6 +246,7 @@ void HmcSampler<T>::adapt(std::uint64_t it, const std::vector<DrawStats>& stats)
       for (std::size_t c = 0; c < C; ++c)
         Welford::metric(state_.welford_n, state_.welford_m2.data() + c * P, P, ties_,
                         state_.inv_metric.data() + c * P);
+      update_momentum_scale();
       for (std::size_t c = 0; c < C; ++c)
         Welford::reset(state_.welford_mean.data() + c * P, state_.welford_m2.data() + c * P, P);
       state_.welford_n = 0;

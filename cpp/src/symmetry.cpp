@@ -44,8 +44,8 @@ double MlpSymmetry<T>::log_group_size() const {
 
 template <class T>
 void MlpSymmetry<T>::canonicalize(T* x, std::size_t K) const {
-  std::vector<std::size_t> order;
-  std::vector<T> scratch;
+  thread_local std::vector<std::size_t> order;  // reused: the sampler calls this for every stored draw
+  thread_local std::vector<T> scratch;
   for (std::size_t k = 0; k < K; ++k) canonicalize_one(x + k * std::size_t(layout_.n_params), order, scratch);
 }
 
@@ -99,18 +99,27 @@ void MlpSymmetry<T>::canonicalize_one(T* x, std::vector<std::size_t>& order, std
     if (!finite) continue;  // never sort NaNs (no strict weak order); such a draw is not a posterior draw
     order.resize(d);
     std::iota(order.begin(), order.end(), std::size_t(0));
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t c) {
+    auto before = [&](std::size_t a, std::size_t c) {
       if (scratch[a] != scratch[c]) return scratch[a] < scratch[c];
       if (b[a] != b[c]) return b[a] < b[c];
       for (std::size_t i = 0; i < din; ++i)
         if (incoming(a, i) != incoming(c, i)) return incoming(a, i) < incoming(c, i);
       return false;
-    });
+    };
+    // Insertion sort: stable, allocation-free, and linear on the nearly sorted units of successive
+    // draws of one chain.
+    for (std::size_t j = 1; j < d; ++j) {
+      const std::size_t u = order[j];
+      std::size_t k = j;
+      for (; k > 0 && before(u, order[k - 1]); --k) order[k] = order[k - 1];
+      order[k] = u;
+    }
     bool identity = true;
     for (std::size_t j = 0; j < d && identity; ++j) identity = order[j] == j;
     if (identity) continue;
     // Gather the permuted slices.
-    std::vector<T> tmp(std::max(din * d, d * dout));
+    thread_local std::vector<T> tmp;
+    tmp.resize(std::max(din * d, d * dout));
     for (std::size_t i = 0; i < din; ++i)
       for (std::size_t j = 0; j < d; ++j) tmp[i * d + j] = W[i * d + order[j]];
     std::copy(tmp.begin(), tmp.begin() + din * d, W);

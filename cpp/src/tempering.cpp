@@ -15,6 +15,27 @@ bool schedule_update_due(std::uint64_t iteration, std::uint64_t warmup) {
   return false;
 }
 
+std::vector<double> equal_barrier_schedule(const std::vector<double>& betas, const std::vector<double>& rejection,
+                                           std::size_t n) {
+  const std::size_t R = betas.size();
+  if (R < 2 || rejection.size() + 1 != R) throw std::invalid_argument("rejection: need one rate per pair of betas");
+  if (n < 2) throw std::invalid_argument("n_replicas: need at least 2 replicas");
+  std::vector<double> cum(R, 0.0);
+  for (std::size_t i = 0; i + 1 < R; ++i) cum[i + 1] = cum[i] + std::fmax(rejection[i], 1e-6);
+  std::vector<double> next(n);
+  next[0] = 0.0;
+  std::size_t i = 0;
+  for (std::size_t k = 1; k + 1 < n; ++k) {
+    const double target = cum[R - 1] * double(k) / double(n - 1);
+    while (i + 2 < R && cum[i + 1] < target) ++i;
+    const double w = (target - cum[i]) / (cum[i + 1] - cum[i]);
+    next[k] = betas[i] + std::fmin(1.0, std::fmax(0.0, w)) * (betas[i + 1] - betas[i]);
+  }
+  for (std::size_t k = 1; k + 1 < n; ++k) next[k] = std::fmax(next[k], next[k - 1] + 1e-12);  // strictly increasing
+  next[n - 1] = 1.0;
+  return next;
+}
+
 // pi_beta(x) = pi_0(x) L(x)^beta for the point at index k, beta = betas[k % replicas].
 template <class T>
 class TemperingSampler<T>::Tempered : public Target<T> {
@@ -133,27 +154,12 @@ void TemperingSampler<T>::exchange(std::uint64_t it, bool sampling) {
   hmc_->set_points(q_, logp_, grad_);
 }
 
-// New betas with equal shares of the estimated barrier: Lambda(beta) interpolated linearly between
-// the cumulative rejection rates at the current betas, then inverted at k / (R - 1) of its total.
 template <class T>
 void TemperingSampler<T>::update_schedule() {
-  const std::size_t R = state_.replicas;
-  std::vector<double> cum(R, 0.0);
-  for (std::size_t i = 0; i + 1 < R; ++i)
-    cum[i + 1] = cum[i] + std::fmax(state_.reject_sum[i] / std::fmax(state_.reject_count, 1.0), 1e-6);
-  std::vector<double> next(R);
-  next[0] = 0.0;
-  next[R - 1] = 1.0;
-  std::size_t i = 0;
-  for (std::size_t k = 1; k + 1 < R; ++k) {
-    const double target = cum[R - 1] * double(k) / double(R - 1);
-    while (i + 2 < R && cum[i + 1] < target) ++i;
-    const double w = (target - cum[i]) / (cum[i + 1] - cum[i]);
-    next[k] = state_.betas[i] + std::fmin(1.0, std::fmax(0.0, w)) * (state_.betas[i + 1] - state_.betas[i]);
-  }
-  for (std::size_t k = 1; k < R; ++k) next[k] = std::fmax(next[k], next[k - 1] + 1e-12);  // strictly increasing
-  next[R - 1] = 1.0;
-  state_.betas = next;  // Tempered reads betas through a reference
+  std::vector<double> rejection(state_.replicas - 1);
+  for (std::size_t i = 0; i + 1 < state_.replicas; ++i)
+    rejection[i] = state_.reject_sum[i] / std::fmax(state_.reject_count, 1.0);
+  state_.betas = equal_barrier_schedule(state_.betas, rejection, state_.replicas);  // Tempered holds a reference
   std::fill(state_.reject_sum.begin(), state_.reject_sum.end(), 0.0);
   state_.reject_count = 0;
 }

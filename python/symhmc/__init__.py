@@ -8,6 +8,7 @@ from ._sample import sample
 from ._simd import _apply_environment, set_simd, simd_info
 from ._symmetry import SymmetryGroup, canonicalize, random_symmetry
 from ._targets import Funnel, GaussianMixture, GaussianTarget
+from ._tempering import Tempering, TemperingReport
 
 __version__ = "0.1.0"
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "SamplerState",
     "Summary",
     "SymmetryGroup",
+    "Tempering",
+    "TemperingReport",
     "canonicalize",
     "random_symmetry",
     "sample",

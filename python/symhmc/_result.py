@@ -16,14 +16,18 @@ class SamplerState:
     """Everything needed to continue a run bitwise: positions, step sizes, metric, adaptation state,
     the iteration counter and the seed. Picklable; pass it as ``sample(target, init=state)``."""
 
-    def __init__(self, raw: dict, target, settings: dict):
+    def __init__(self, raw: dict, target, settings: dict, tempering=None, tempering_raw=None):
         self.raw = copy.deepcopy(raw)
         self.settings = dict(settings)
+        self.tempering = tempering          # the Tempering options of a tempered run, else None
+        self.tempering_raw = copy.deepcopy(tempering_raw)
         self.n_params = int(target.n_params)
         self.dtype = np.dtype(target.dtype).name
 
     @property
     def chains(self) -> int:
+        if self.tempering_raw is not None:
+            return int(self.tempering_raw["chains"])
         return int(self.raw["chains"])
 
     @property
@@ -90,9 +94,12 @@ class SampleResult:
     """Draws of ``sample()``: ``draws`` (chain, draw, P), ``stats`` (ArviZ sample_stats names, each
     (chain, draw)), ``last_state`` to resume, ``partial`` when the run was interrupted."""
 
-    def __init__(self, target, draws, stats, last_state, partial, warmup, thin, timing, canonical=False):
+    def __init__(self, target, draws, stats, last_state, partial, warmup, thin, timing, canonical=False,
+                 tempering=None, replica_draws=None):
         self.target = target
         self.canonical = canonical
+        self.tempering = tempering          # TemperingReport of a tempered run
+        self.replica_draws = replica_draws  # (chain, draw, replica, P) with Tempering(store="all")
         self.draws = draws
         self.stats = stats
         self.last_state = last_state
@@ -119,6 +126,25 @@ class SampleResult:
     def inv_metric(self) -> np.ndarray:
         """Adapted diagonal inverse metric per chain, (chain, P)."""
         return self.last_state.inv_metric
+
+    @property
+    def log_evidence(self):
+        """(log p(y | X), standard error) by stepping stone over the tempering ladder."""
+        if self.tempering is None:
+            raise ValueError("log_evidence: needs a tempered run (sample(..., tempering=symhmc.Tempering()))")
+        return self.tempering.log_evidence_ss
+
+    def laplace_log_evidence(self):
+        """Laplace estimates at the best draw's mode: (single mode, times the symmetry group size).
+        Bishop's factor prod d_l! 2^{d_l} counts the mode's symmetric copies; the gap between the
+        two shows how much the symmetry matters for the evidence."""
+        from ._tempering import laplace_log_evidence
+
+        flat = self.draws.reshape(-1, self.draws.shape[2])
+        best = flat[int(np.argmax(self.stats["lp"].reshape(-1)))]
+        single = laplace_log_evidence(self.target, best)
+        group = getattr(self.target, "log_group_size", 0.0)
+        return single, single + group
 
     @property
     def divergences(self) -> int:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ._native import core
 from ._result import SampleResult, SamplerState
+from ._tempering import PILOT_REPLICAS, Tempering, TemperingReport, evidence_from_trace, pilot_schedule
 from ._seed import init_generator, seed_key
 from ._validation import as_float_array, check_threads
 
@@ -45,6 +46,7 @@ def sample(
     adapt_metric: bool = True,
     canonicalize: Optional[bool] = None,
     sort_key: Optional[str] = None,
+    tempering: Optional[Tempering] = None,
     out: Union[None, str, os.PathLike] = None,
 ) -> SampleResult:
     """Hamiltonian Monte Carlo for ``chains`` chains advancing in lockstep.
@@ -76,17 +78,29 @@ def sample(
         with hidden layers). The chains themselves move continuously and the metric is tied over
         the orbits, so the stored draws have exactly the law of canonicalized plain-HMC draws.
     sort_key : the canonical order of units (see :func:`symhmc.canonicalize`).
+    tempering : a :class:`symhmc.Tempering` to run parallel tempering: every chain runs a ladder of
+        replicas prior x likelihood^beta, each with its own adapted step size and metric, all
+        replicas of all chains in the same batched gradient calls; ``draws`` are those at beta = 1,
+        and ``result.tempering`` reports swap rates, round trips, the barrier and the evidence.
     out : optional path of a ``.npy`` file; draws are then written there as they are made (a
         memory map), for runs larger than memory.
 
     Ctrl-C stops sampling cleanly; the result then holds the draws made so far (``partial=True``)
     and its ``last_state`` continues from where it stopped.
     """
-    cls = _target_core_class(target)
+    _target_core_class(target)
     state = init if isinstance(init, SamplerState) else None
+    if tempering is not None and not isinstance(tempering, Tempering):
+        raise TypeError(f"tempering: expected a symhmc.Tempering or None, got {type(tempering).__name__}")
     if state is not None:
         state.check_target(target)
         chains, warmup = state.chains, state.warmup
+        if tempering is not None and tempering != state.tempering:
+            raise ValueError("tempering: a state continues with its own tempering settings; pass tempering=None")
+        tempering = state.tempering
+    if tempering is not None and not target._core.can_split:
+        raise ValueError("tempering: the target must split into a prior and a likelihood (a BayesianMLP, or a "
+                         "GaussianMixture with reference_sd)")
     chains = _count(chains, "chains", minimum=1)
     draws = _count(draws, "draws", minimum=0)
     warmup = _count(warmup, "warmup", minimum=0)
@@ -105,73 +119,163 @@ def sample(
     P = target.n_params
     symmetry = _symmetry_for(target, canonicalize, sort_key)
 
-    if state is None:
-        key = seed_key(seed)
-        start = _initial_points(target, init, chains, key)
-        raw_state = core.initial_state(chains, P, key, warmup, start)
-    else:
-        raw_state = copy.deepcopy(state.raw)
-
-    done_before = int(raw_state["iteration"])
-    warmup_left = max(0, warmup - done_before)
-    sampled_before = max(0, done_before - warmup)
-    # Stored draws continue the thinning grid of the whole run.
-    first_stored = -(-sampled_before // thin) * thin
-    n_sampling = max(0, first_stored + (draws - 1) * thin + 1 - sampled_before) if draws > 0 else 0
-    n_transitions = warmup_left + n_sampling
-
-    dtype = target.dtype
-    if out is None:
-        draw_array = np.empty((chains, draws, P), dtype=dtype)
-    else:
-        draw_array = np.lib.format.open_memmap(os.fspath(out), mode="w+", dtype=dtype, shape=(chains, draws, P))
-    stat_array = np.zeros((chains, draws), dtype=core.draw_stats_dtype())
     settings = dict(
         n_steps=n_steps, step_jitter=float(step_jitter), length_jitter=float(length_jitter),
         target_accept=float(target_accept), max_energy_error=float(max_energy_error),
         adapt_step_size=True, adapt_metric=bool(adapt_metric), threads=threads or 0,
     )
-
-    bar = _progress_bar(progress, n_transitions, chains)
-    callback = None
-    if bar is not None:
-        last = [0]
-
-        def callback(n):  # noqa: E306 - tqdm rate-limits its own redraws
-            bar.update(n - last[0])
-            last[0] = n
-
-    t0 = time.perf_counter()
-    try:
-        report = core.run_hmc(
-            target._core, raw_state, settings, n_transitions, thin, draw_array, stat_array, 0, callback, symmetry
+    run = _Run(target, chains, draws, warmup, thin, progress, out)
+    if tempering is None:
+        if state is None:
+            key = seed_key(seed)
+            raw = core.initial_state(chains, P, key, warmup, _initial_points(target, init, chains, key))
+        else:
+            raw = copy.deepcopy(state.raw)
+        report = run.execute(
+            lambda n, cb: core.run_hmc(target._core, raw, settings, n, thin, run.draws, run.stats, 0, cb, symmetry),
+            run.transitions_left(int(raw["iteration"])),
         )
-    finally:
-        if bar is not None:
-            bar.close()
-    elapsed = time.perf_counter() - t0
+        last = SamplerState(report["state"], target, settings)
+        return run.result(report, last, symmetry is not None)
+    return _sample_tempered(run, target, tempering, state, seed, init, settings, symmetry)
 
-    written = int(report["written"])
-    partial = bool(report["interrupted"]) or written < draws
-    stats = {STAT_NAMES[name]: stat_array[name][:, :written] for name in STAT_NAMES}
-    if isinstance(draw_array, np.memmap):
-        draw_array.flush()
-    return SampleResult(
-        target=target,
-        draws=draw_array[:, :written],
-        stats=stats,
-        last_state=SamplerState(report["state"], target, settings),
-        partial=partial,
-        warmup=warmup,
-        thin=thin,
-        canonical=symmetry is not None,
-        timing=dict(
-            seconds=elapsed,
-            gradient_seconds=float(report["gradient_seconds"]),
-            gradient_evaluations=int(report["gradient_evaluations"]),
-            transitions=int(report["transitions"]),
-        ),
+
+class _Run:
+    """Output arrays, transition count, progress bar and result assembly shared by HMC and PT."""
+
+    def __init__(self, target, chains, draws, warmup, thin, progress, out):
+        self.target, self.chains, self.n_draws, self.warmup, self.thin = target, chains, draws, warmup, thin
+        self.progress = progress
+        shape = (chains, draws, target.n_params)
+        if out is None:
+            self.draws = np.empty(shape, dtype=target.dtype)
+        else:
+            self.draws = np.lib.format.open_memmap(os.fspath(out), mode="w+", dtype=target.dtype, shape=shape)
+        self.stats = np.zeros((chains, draws), dtype=core.draw_stats_dtype())
+        self.seconds = 0.0
+
+    def transitions_left(self, done_before: int) -> int:
+        """Warm-up still to do, then enough transitions to store n_draws on the run's thinning grid."""
+        warmup_left = max(0, self.warmup - done_before)
+        sampled_before = max(0, done_before - self.warmup)
+        first_stored = -(-sampled_before // self.thin) * self.thin
+        if self.n_draws == 0:
+            return warmup_left
+        return warmup_left + max(0, first_stored + (self.n_draws - 1) * self.thin + 1 - sampled_before)
+
+    def execute(self, call, n_transitions: int, label: str = "HMC"):
+        bar = _progress_bar(self.progress, n_transitions, self.chains)
+        callback = None
+        if bar is not None:
+            last = [0]
+
+            def callback(n):  # noqa: E306 - tqdm rate-limits its own redraws
+                bar.update(n - last[0])
+                last[0] = n
+
+        t0 = time.perf_counter()
+        try:
+            report = call(n_transitions, callback)
+        finally:
+            if bar is not None:
+                bar.close()
+        self.seconds += time.perf_counter() - t0
+        return report
+
+    def result(self, report, last_state, canonical, **extra) -> SampleResult:
+        written = int(report["written"])
+        stats = {STAT_NAMES[name]: self.stats[name][:, :written] for name in STAT_NAMES}
+        if isinstance(self.draws, np.memmap):
+            self.draws.flush()
+        return SampleResult(
+            target=self.target,
+            draws=self.draws[:, :written],
+            stats=stats,
+            last_state=last_state,
+            partial=bool(report["interrupted"]) or written < self.n_draws,
+            warmup=self.warmup,
+            thin=self.thin,
+            canonical=canonical,
+            timing=dict(
+                seconds=self.seconds,
+                gradient_seconds=float(report["gradient_seconds"]),
+                gradient_evaluations=int(report["gradient_evaluations"]),
+                transitions=int(report["transitions"]),
+            ),
+            **extra,
+        )
+
+
+def _sample_tempered(run, target, tempering, state, seed, init, settings, symmetry):
+    chains, P = run.chains, target.n_params
+    pilot_replicas = None
+    if state is None:
+        key = seed_key(seed)
+        if tempering.n_replicas is None:
+            betas, pilot_replicas = _pilot_betas(run, target, tempering, chains, key, settings)
+        else:
+            betas = tempering.initial_betas(tempering.n_replicas)
+        R = betas.size
+        start = _initial_points(target, init, chains * R if init is None else chains, key)
+        if init is not None:
+            start = np.repeat(start, R, axis=0)
+        hmc_raw = core.initial_state(chains * R, P, key, run.warmup, np.ascontiguousarray(start))
+        pt_raw = core.initial_tempering_state(chains, list(betas))
+    else:
+        hmc_raw, pt_raw = copy.deepcopy(state.raw), copy.deepcopy(state.tempering_raw)
+        R = int(pt_raw["replicas"])
+    n = run.transitions_left(int(hmc_raw["iteration"]))
+    n_sampling = n - max(0, run.warmup - int(hmc_raw["iteration"]))
+    trace = np.full((chains, n_sampling, R), np.nan)
+    draws_all = None
+    if tempering.store == "all":
+        draws_all = np.empty((chains, run.n_draws, R, P), dtype=target.dtype)
+    report = run.execute(
+        lambda n_t, cb: core.run_tempering(
+            target._core, hmc_raw, pt_raw, settings, tempering.adapt, tempering.swap == "reversible", n_t,
+            run.thin, run.draws, run.stats, draws_all, trace, 0, cb, symmetry),
+        n,
     )
+    pt_state = report["tempering_state"]
+    trace = trace[:, : int(report["trace_written"])]
+    betas = np.asarray(pt_state["betas"])
+    accept = np.asarray(pt_state["accept_sum"]) / max(float(pt_state["accept_count"]), 1.0)
+    ss, ti = evidence_from_trace(betas, trace)
+    tempering_report = TemperingReport(
+        betas=betas, swap_acceptance=accept, round_trips=np.asarray(pt_state["round_trips"]), seconds=run.seconds,
+        log_evidence_ss=ss, log_evidence_ti=ti, n_pilot_replicas=pilot_replicas, loglik_trace=trace,
+    )
+    last = SamplerState(report["hmc_state"], target, settings, tempering=tempering, tempering_raw=pt_state)
+    written = int(report["written"])
+    extra = dict(tempering=tempering_report)
+    if draws_all is not None:
+        extra["replica_draws"] = draws_all[:, :written]
+    return run.result(report, last, symmetry is not None, **extra)
+
+
+def _pilot_betas(run, target, tempering, chains, key, settings):
+    """A short warm-up-only run with 12 replicas to estimate the barrier; returns the schedule for
+    about 2 Lambda replicas and the pilot's size."""
+    R0 = PILOT_REPLICAS
+    n_pilot = int(min(1000, max(100, run.warmup // 2)))
+    pilot_key = (key ^ 0x9E3779B97F4A7C15) & (2**64 - 1)
+    betas0 = tempering.initial_betas(R0) if tempering.betas is None else np.array(tempering.betas)
+    start = _initial_points(target, None, chains * R0, pilot_key)
+    hmc_raw = core.initial_state(chains * R0, target.n_params, pilot_key, n_pilot, start)
+    pt_raw = core.initial_tempering_state(chains, list(betas0))
+    empty = np.empty((chains, 0, target.n_params), dtype=target.dtype)
+    empty_stats = np.zeros((chains, 0), dtype=core.draw_stats_dtype())
+    trace = np.empty((chains, 0, R0))
+    report = run.execute(
+        lambda n_t, cb: core.run_tempering(target._core, hmc_raw, pt_raw, settings, True, False, n_t, 1, empty,
+                                           empty_stats, None, trace, 0, cb, None),
+        n_pilot,
+    )
+    if report["interrupted"]:
+        raise KeyboardInterrupt
+    pt = report["tempering_state"]
+    rejection = np.asarray(pt["reject_sum"]) / max(float(pt["reject_count"]), 1.0)
+    return pilot_schedule(np.asarray(pt["betas"]), rejection), R0
 
 
 def _target_core_class(target):

@@ -49,9 +49,11 @@ class GaussianTarget:
 
 class GaussianMixture:
     """Mixture sum_m w_m N(means[m], diag(sds[m]^2)); weights are normalized. sds may be a scalar,
-    (M,) or (M, P)."""
+    (M,) or (M, P). With ``reference_sd`` the density splits as N(0, reference_sd^2 I) times a
+    likelihood (mixture / reference), so parallel tempering can run from that reference; the evidence
+    is then exactly 1 (log 0)."""
 
-    def __init__(self, weights, means, sds):
+    def __init__(self, weights, means, sds, reference_sd=None):
         self.weights = _finite(weights, "weights", 1)
         if np.any(self.weights <= 0):
             raise ValueError("weights: must be positive")
@@ -68,7 +70,14 @@ class GaussianMixture:
         if not np.all(np.isfinite(sds)) or np.any(sds <= 0):
             raise ValueError("sds: must be positive and finite")
         self.sds = np.ascontiguousarray(sds, dtype=np.float64)
-        self._core = core.GaussianMixtureTarget(list(self.weights), list(self.means.ravel()), list(self.sds.ravel()), P)
+        if reference_sd is not None and (
+            isinstance(reference_sd, bool) or not isinstance(reference_sd, numbers.Real) or not 0 < reference_sd < np.inf
+        ):
+            raise ValueError(f"reference_sd: expected a positive number or None, got {reference_sd!r}")
+        self.reference_sd = reference_sd
+        self._core = core.GaussianMixtureTarget(
+            list(self.weights), list(self.means.ravel()), list(self.sds.ravel()), P, float(reference_sd or 0.0)
+        )
         self.dtype = np.dtype(np.float64)
 
     @property

@@ -95,6 +95,7 @@ class HmcSampler {
   // One lockstep transition of every chain; fills per-chain stats.
   void transition(std::uint64_t iteration, std::vector<DrawStats>& stats);
   void adapt(std::uint64_t iteration, const std::vector<DrawStats>& stats);
+  void update_momentum_scale();  // after every metric change
 
   const Target<T>& target_;
   const Symmetry<T>* symmetry_;
@@ -110,6 +111,7 @@ class HmcSampler {
   // Working memory, O(chains x dim).
   std::vector<T> q_, grad_, logp_, q_new_, p_, grad_new_, logp_new_;
   std::vector<DrawStats> stats_;
+  std::vector<double> momentum_scale_;  // chains x dim: 1 / sqrt(inv_metric), the momentum sd
 };
 
 extern template class HmcSampler<double>;

@@ -75,6 +75,12 @@ class TemperingSampler {
   std::vector<T> log_ref_, log_lik_, grad_ref_, grad_lik_, q_, logp_, grad_;
 };
 
+// A schedule of n betas with equal shares of the communication barrier: Lambda(beta) interpolated
+// linearly between the cumulative rejection rates at the given betas, inverted at k / (n - 1) of its
+// total (Syed et al. 2022). rejection: one rate per neighbouring pair of betas.
+std::vector<double> equal_barrier_schedule(const std::vector<double>& betas, const std::vector<double>& rejection,
+                                           std::size_t n);
+
 // Iterations after which the warm-up schedule is updated: rounds of 8, 16, 32, ... transitions,
 // stopping before the last 20% of warm-up so that step sizes settle on the final schedule.
 bool schedule_update_due(std::uint64_t iteration, std::uint64_t warmup);
