@@ -58,6 +58,8 @@ def _key_values(key, W, b, V):
         return np.sum(W * W, axis=1)
     if key == "outgoing_norm":
         return np.sum(V * V, axis=2)
+    if key == "slice_norm":
+        return np.sum(W * W, axis=1) + b * b + np.sum(V * V, axis=2)
     raise AssertionError(key)
 
 
@@ -292,7 +294,8 @@ def test_headline_rhat_raw_vs_canonical(headline):
     for key in SEPARATING_KEYS + (DEFAULT_SORT_KEY,):
         canon = sh.canonicalize(model, plain.draws, key=key)
         assert np.max(plain.rhat(values=canon)) < 1.05, key
-        f_canon = plain.rhat(values=model.predict(canon.reshape(-1, model.n_params), X_grid).reshape(4, -1, X_grid.shape[0]))
+        f = model.predict(canon.reshape(-1, model.n_params), X_grid).reshape(4, -1, X_grid.shape[0])
+        f_canon = plain.rhat(values=f)
         assert np.max(f_canon) < 1.05
     # In-sampler relabeling (default key): canonical draws straight out of the sampler.
     assert inside.canonical

@@ -75,16 +75,26 @@ struct Split {
 template <class T>
 Split plan_split(const MlpLayout& L, const kernels::KernelSet<T>& ks, std::size_t K, std::size_t N) {
   Split s;
-  const std::size_t W = std::size_t(ks.lanes);
-  // The lane kernel keeps W copies of the parameters and gradients: worth it while they stay in cache.
-  const bool narrow = W > 1 && std::size_t(L.n_weights) * W * sizeof(T) * 2 <= (std::size_t(256) << 10);
-  std::size_t k = 0;
-  if (narrow)  // full groups of positions in lanes, then the rest one by one with rows in lanes
-    for (; k + W <= K; k += W) s.groups.push_back({k, W, true, false});
-  for (; k < K; ++k) s.groups.push_back({k, 1, narrow, narrow});
-  // Rows: at least ~64k multiply-adds per task, at most 16 chunks, enough tasks for 32 threads.
+  const std::size_t W = std::size_t(ks.lanes), P = std::size_t(L.n_weights);
   const std::size_t macs = std::max<std::int64_t>(1, L.macs_per_row());
-  const std::size_t min_rows = std::max<std::size_t>(32, (std::size_t(1) << 16) / macs);
+  // Positions in lanes keeps W copies of the parameters and gradients: worth it while they stay in cache.
+  const bool narrow = W > 1 && P * W * sizeof(T) * 2 <= (std::size_t(256) << 10);
+  // Rows in lanes (one position per task) pads nothing but the last row vector, where the single kernel
+  // pads every layer's units to a multiple of W; it holds per-lane gradients (P x W), so it is used while
+  // those stay a moderate workspace and it does fewer multiply-adds than the single kernel.
+  std::size_t padded = 0;
+  for (int l = 1; l <= L.n_layers; ++l)
+    padded += std::size_t(L.sizes[l - 1]) * ((std::size_t(L.sizes[l]) + W - 1) / W * W);
+  const bool rows = W > 1 && P * W * sizeof(T) <= (std::size_t(8) << 20) && (N + W - 1) / W * W * macs <= N * padded;
+  std::size_t k = 0;
+  if (narrow)  // full groups of positions in lanes, then the rest one by one
+    for (; k + W <= K; k += W) s.groups.push_back({k, W, true, false});
+  for (; k < K; ++k) s.groups.push_back({k, 1, rows, rows});
+  // Rows per task: at least ~64k multiply-adds, and with lanes enough rows that the fixed cost of a task
+  // (moving or summing P x W per-lane parameters and gradients) stays at a few percent; at most 16
+  // chunks, enough tasks for 32 threads.
+  std::size_t min_rows = std::max<std::size_t>(32, (std::size_t(1) << 16) / macs);
+  if (narrow || rows) min_rows = std::max(min_rows, 40 * P * W / macs);
   const std::size_t ng = s.groups.size();
   std::size_t want = std::max<std::size_t>(1, (32 + ng - 1) / ng);
   want = std::min<std::size_t>({want, 16, std::max<std::size_t>(1, N / min_rows)});

@@ -12,12 +12,14 @@ const char* sort_key_name(SortKey key) {
     case SortKey::first_incoming: return "first_incoming";
     case SortKey::incoming_norm: return "incoming_norm";
     case SortKey::outgoing_norm: return "outgoing_norm";
+    case SortKey::slice_norm: return "slice_norm";
   }
   return "unknown";
 }
 
 bool sort_key_from_name(const std::string& name, SortKey* out) {
-  for (SortKey k : {SortKey::bias, SortKey::first_incoming, SortKey::incoming_norm, SortKey::outgoing_norm})
+  for (SortKey k : {SortKey::bias, SortKey::first_incoming, SortKey::incoming_norm, SortKey::outgoing_norm,
+                    SortKey::slice_norm})
     if (name == sort_key_name(k)) {
       *out = k;
       return true;
@@ -89,6 +91,11 @@ void MlpSymmetry<T>::canonicalize_one(T* x, std::vector<std::size_t>& order, std
           for (std::size_t i = 0; i < din; ++i) key += incoming(j, i) * incoming(j, i);
           break;
         case SortKey::outgoing_norm:
+          for (std::size_t k = 0; k < dout; ++k) key += outgoing(j, k) * outgoing(j, k);
+          break;
+        case SortKey::slice_norm:
+          key = b[j] * b[j];
+          for (std::size_t i = 0; i < din; ++i) key += incoming(j, i) * incoming(j, i);
           for (std::size_t k = 0; k < dout; ++k) key += outgoing(j, k) * outgoing(j, k);
           break;
       }

@@ -20,10 +20,11 @@ from ._validation import as_float_array
 
 __all__ = ["SymmetryGroup", "canonicalize", "random_symmetry", "SORT_KEYS", "DEFAULT_SORT_KEY"]
 
-SORT_KEYS = ("bias", "first_incoming", "incoming_norm", "outgoing_norm")
-# Chosen by measurement: benchmarks/report_canonical.py compares canonical weight-space R-hat
-# across chains for every key on several problems (README, "Canonical form").
-DEFAULT_SORT_KEY = "incoming_norm"
+SORT_KEYS = ("bias", "first_incoming", "incoming_norm", "outgoing_norm", "slice_norm")
+# Chosen by measurement: benchmarks/report_canonical.py compares canonical weight-space R-hat across
+# chains for every key on eight problems; slice_norm (a unit's whole squared weight) had the lowest
+# canonical R-hat (README, "Choosing the sort key").
+DEFAULT_SORT_KEY = "slice_norm"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ def canonicalize(model, draws, key: str = None, likelihood_symmetries: bool = Fa
 
     For each hidden layer, first to last: with an odd activation, every unit is negated if needed so
     that its largest incoming weight is positive; then units are sorted by ``key`` ('bias',
-    'first_incoming', 'incoming_norm' or 'outgoing_norm'; default :data:`DEFAULT_SORT_KEY`), ties
+    'first_incoming', 'incoming_norm', 'outgoing_norm' or 'slice_norm', the unit's incoming, bias and
+    outgoing weights' squared norm; default :data:`DEFAULT_SORT_KEY`), ties
     broken by bias then incoming weights. The result has the same log density and network outputs
     (it only permutes and negates numbers) and canonicalizing twice changes nothing.
 

@@ -20,6 +20,7 @@ enum class SortKey : int {
   first_incoming = 1,  // W_l[0, j] (after the sign fix)
   incoming_norm = 2,   // ||W_l[:, j]||
   outgoing_norm = 3,   // ||W_{l+1}[j, :]||
+  slice_norm = 4,      // ||W_l[:, j]||^2 + b_l[j]^2 + ||W_{l+1}[j, :]||^2: the unit's whole weight
 };
 
 const char* sort_key_name(SortKey key);

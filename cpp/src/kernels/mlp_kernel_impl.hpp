@@ -383,7 +383,24 @@ template <class T, int W>
 struct FGemm {
   typedef Simd<T, W> S;
   typedef typename S::V V;
+  typedef typename S::I I;
   enum Init { kZero = 0, kAccumulate = 1, kBias = 2 };
+  enum Epilogue { kPlain = 0, kTanh = 1, kDeriv = 2 };
+
+  struct Args {
+    const T* src;  // src(o, c) at src[o * so + c * sc] (scalars) or src[(o * so + c * sc) * W] (vectors)
+    long so, sc, n_c;
+    const V* M;  // M(c, j) at M[c * mc + j * mj]
+    long mc, mj;
+    V* out;  // out(o, j) at out[o * os + j]
+    long os;
+    const T* bias;  // kBias: out(o, .) starts at bias[o] (scalar or vector like src)
+    // kDeriv: out *= act'(z) with the activation value a (or the stored derivative d) at out's index,
+    // then the row sums of out are added to gb[o] (the bias gradient) when gb is set.
+    Activation act;
+    const V *a, *d;
+    V* gb;
+  };
 
   template <bool VecSrc>
   static SYMHMC_INLINE V src_at(const T* p, long i) {
@@ -391,16 +408,61 @@ struct FGemm {
     return S::set1(p[i]);
   }
 
-  template <int RB, int JB, bool VecSrc, int In>
-  static SYMHMC_INLINE void tile(const T* src, long so, long sc, long n_c, const V* M, long mc, long mj, V* out,
-                                 long os, const T* bias, long o0, long j0) {
+  template <int RB, int JB, int Ep>
+  static SYMHMC_INLINE void epilogue(const Args& g, V (&acc)[RB][JB], long o0, long j0) {
+    if (Ep == kTanh) {
+      for (int r = 0; r < RB; ++r) S::template tanh_scaled_n<JB>(acc[r]);
+    } else if (Ep == kDeriv) {
+      const V* a = g.a + o0 * g.os + j0;
+      switch (g.act) {
+        case Activation::tanh:
+          for (int r = 0; r < RB; ++r)
+            for (int j = 0; j < JB; ++j) {
+              const V x = a[r * g.os + j];
+              acc[r][j] *= 1 - x * x;
+            }
+          break;
+        case Activation::sigmoid:
+          for (int r = 0; r < RB; ++r)
+            for (int j = 0; j < JB; ++j) {
+              const V x = a[r * g.os + j];
+              acc[r][j] *= x * (1 - x);
+            }
+          break;
+        case Activation::relu:
+          for (int r = 0; r < RB; ++r)
+            for (int j = 0; j < JB; ++j) acc[r][j] = S::select((I)(a[r * g.os + j] > 0), acc[r][j], S::zero());
+          break;
+        case Activation::silu:
+        case Activation::gelu: {
+          const V* d = g.d + o0 * g.os + j0;
+          for (int r = 0; r < RB; ++r)
+            for (int j = 0; j < JB; ++j) acc[r][j] *= d[r * g.os + j];
+          break;
+        }
+        case Activation::identity:
+          break;
+      }
+      if (g.gb)
+        for (int r = 0; r < RB; ++r) {
+          V s = acc[r][0];
+          for (int j = 1; j < JB; ++j) s += acc[r][j];
+          g.gb[o0 + r] += s;
+        }
+    }
+  }
+
+  template <int RB, int JB, bool VecSrc, int In, int Ep>
+  static SYMHMC_INLINE void tile(const Args& g, long o0, long j0) {
     V acc[RB][JB];
+    V* out = g.out;
+    const long os = g.os, so = g.so, sc = g.sc, mc = g.mc, mj = g.mj, n_c = g.n_c;
     for (int r = 0; r < RB; ++r) {
-      const V b = In == kBias ? src_at<VecSrc>(bias, o0 + r) : S::zero();
+      const V b = In == kBias ? src_at<VecSrc>(g.bias, o0 + r) : S::zero();
       for (int j = 0; j < JB; ++j) acc[r][j] = In == kAccumulate ? out[(o0 + r) * os + j0 + j] : b;
     }
-    const T* sp = VecSrc ? src + o0 * so * W : src + o0 * so;
-    const V* mp = M + j0 * mj;
+    const T* sp = VecSrc ? g.src + o0 * so * W : g.src + o0 * so;
+    const V* mp = g.M + j0 * mj;
     for (long c = 0; c < n_c; ++c) {
       V m[JB];
       for (int j = 0; j < JB; ++j) m[j] = mp[j * mj];
@@ -411,39 +473,36 @@ struct FGemm {
       sp += VecSrc ? sc * W : sc;
       mp += mc;
     }
+    epilogue<RB, JB, Ep>(g, acc, o0, j0);
     for (int r = 0; r < RB; ++r)
       for (int j = 0; j < JB; ++j) out[(o0 + r) * os + j0 + j] = acc[r][j];
   }
 
-  template <int RB, bool VecSrc, int In>
-  static SYMHMC_INLINE void strip(const T* src, long so, long sc, long n_c, const V* M, long mc, long mj, V* out,
-                                  long os, const T* bias, long o0, long n_j) {
+  template <int RB, bool VecSrc, int In, int Ep>
+  static SYMHMC_INLINE void strip(const Args& g, long o0, long n_j) {
     long j = 0;
-    for (; j + kTileVecs <= n_j; j += kTileVecs)
-      tile<RB, kTileVecs, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o0, j);
+    for (; j + kTileVecs <= n_j; j += kTileVecs) tile<RB, kTileVecs, VecSrc, In, Ep>(g, o0, j);
     switch (n_j - j) {
-      case 1: tile<RB, 1, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o0, j); break;
+      case 1: tile<RB, 1, VecSrc, In, Ep>(g, o0, j); break;
       case 2:
-        if constexpr (kTileVecs > 2) tile<RB, 2, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o0, j);
+        if constexpr (kTileVecs > 2) tile<RB, 2, VecSrc, In, Ep>(g, o0, j);
         break;
       case 3:
-        if constexpr (kTileVecs > 3) tile<RB, 3, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o0, j);
+        if constexpr (kTileVecs > 3) tile<RB, 3, VecSrc, In, Ep>(g, o0, j);
         break;
       default: break;
     }
   }
 
-  // n_o output rows (o) by n_j output vectors (j), summing over n_c.
-  template <bool VecSrc, int In>
-  static void run(const T* src, long so, long sc, long n_c, const V* M, long mc, long mj, V* out, long os,
-                  const T* bias, long n_o, long n_j) {
+  // out(o, j) for o < n_o, j < n_j.
+  template <bool VecSrc, int In, int Ep = kPlain>
+  static void run(const Args& g, long n_o, long n_j) {
     long o = 0;
-    for (; o + kTileRows <= n_o; o += kTileRows)
-      strip<kTileRows, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o, n_j);
+    for (; o + kTileRows <= n_o; o += kTileRows) strip<kTileRows, VecSrc, In, Ep>(g, o, n_j);
     switch (n_o - o) {
-#define SYMHMC_REM(k)                                                                       \
-  case k:                                                                                   \
-    if constexpr (kTileRows > k) strip<k, VecSrc, In>(src, so, sc, n_c, M, mc, mj, out, os, bias, o, n_j); \
+#define SYMHMC_REM(k)                                                         \
+  case k:                                                                     \
+    if constexpr (kTileRows > k) strip<k, VecSrc, In, Ep>(g, o, n_j); \
     break;
       SYMHMC_REM(1)
       SYMHMC_REM(2)
@@ -536,6 +595,7 @@ struct LaneKernel {
     V *a[kMaxLayers + 1], *d[kMaxLayers + 1];  // activations (a[L]: outputs); stored derivatives
     V *g0, *g1;
     V* w1s;  // one hidden layer: W_1, b_1 scaled by Simd::kTanhScale (tanh only)
+    V* wsc;  // deeper nets, tanh: all weights scaled by Simd::kTanhScale (hidden layers used)
     std::size_t size;
   };
 
@@ -560,6 +620,7 @@ struct LaneKernel {
     B.g0 = vecs(R * max_d);
     B.g1 = vecs(R * max_d);
     B.w1s = fused(L) ? vecs(std::size_t(L.sizes[0] + 1) * L.sizes[1]) : nullptr;
+    B.wsc = fused(L) || L.activation != Activation::tanh ? nullptr : vecs(std::size_t(L.n_weights));
     B.size = c.used;
     return B;
   }
@@ -784,35 +845,56 @@ struct LaneKernel {
       return;
     }
 
+    typedef typename G::Args Args;
+    // tanh: hidden layers read weights scaled by kTanhScale, so that the activation needs no multiply
+    const bool scaled = L.activation == Activation::tanh && S::kFastScaledTanh && B.wsc;
+    const T* wfwd = wsrc;
+    if (scaled) {
+      T* w = reinterpret_cast<T*>(B.wsc);
+      for (long p = 0; p < L.b_offset[nl - 2] + L.sizes[nl - 1]; ++p)
+        for (long k = 0; k < ws; ++k) w[p * ws + k] = wsrc[p * ws + k] * S::kTanhScale;
+      wfwd = w;
+    }
+    if (t.grad)  // hidden biases accumulate in the back-propagation epilogue
+      for (int l = 1; l < nl; ++l)
+        for (long j = 0; j < L.sizes[l]; ++j) B.grad[L.b_offset[l - 1] + j] = S::zero();
     for (long r = long(t.r0); r < long(t.r1); r += step, first = false) {
       const long n = load_block(t, B, r);
       // forward: a_l[unit][slot] = act(sum_i W_l[i][unit] a_{l-1}[i][slot] + b_l[unit])
       for (int l = 1; l <= nl; ++l) {
         const long din = L.sizes[l - 1], dl = L.sizes[l];
-        const V* h = l == 1 ? B.x : B.a[l - 1];
-        const T* Wl = wsrc + L.w_offset[l - 1] * ws;
-        const T* bl = wsrc + L.b_offset[l - 1] * ws;
-        if (vec)
-          G::template run<true, G::kBias>(Wl, 1, dl, din, h, n, 1, B.a[l], n, bl, dl, n);
-        else
-          G::template run<false, G::kBias>(Wl, 1, dl, din, h, n, 1, B.a[l], n, bl, dl, n);
-        if (l < nl) activate_values<S>(L.activation, B.a[l], B.d[l], dl * n);
+        const bool hidden = l < nl;
+        const T* wl = (hidden ? wfwd : wsrc);
+        Args g{};
+        g.src = wl + L.w_offset[l - 1] * ws;
+        g.so = 1;
+        g.sc = dl;
+        g.n_c = din;
+        g.M = l == 1 ? B.x : B.a[l - 1];
+        g.mc = n;
+        g.mj = 1;
+        g.out = B.a[l];
+        g.os = n;
+        g.bias = wl + L.b_offset[l - 1] * ws;
+        if (hidden && scaled) {
+          if (vec)
+            G::template run<true, G::kBias, G::kTanh>(g, dl, n);
+          else
+            G::template run<false, G::kBias, G::kTanh>(g, dl, n);
+        } else {
+          if (vec)
+            G::template run<true, G::kBias>(g, dl, n);
+          else
+            G::template run<false, G::kBias>(g, dl, n);
+          if (hidden) activate_values<S>(L.activation, B.a[l], B.d[l], dl * n);
+        }
       }
       V* g = B.g0;
       stat += loss(L, n, B.a[nl], n, B.y, n, B.valid, inv_var, g, n);
       if (!t.grad) continue;
-      for (int l = nl; l >= 1; --l) {
-        const long din = L.sizes[l - 1], dl = L.sizes[l];
-        const V* h = l == 1 ? B.x : B.a[l - 1];
-        // weight gradient: gW[i][j] (+)= sum_slots h[i][slot] g[j][slot], lanes summed at the end
-        V* gw = B.grad + L.w_offset[l - 1];
-        const T* hs = reinterpret_cast<const T*>(h);
-        if (first)
-          G::template run<true, G::kZero>(hs, n, 1, n, g, 1, n, gw, dl, nullptr, din, dl);
-        else
-          G::template run<true, G::kAccumulate>(hs, n, 1, n, g, 1, n, gw, dl, nullptr, din, dl);
-        V* gb = B.grad + L.b_offset[l - 1];
-        for (long j = 0; j < dl; ++j) {
+      {  // output bias
+        V* gb = B.grad + L.b_offset[nl - 1];
+        for (long j = 0; j < L.sizes[nl]; ++j) {
           V s0 = first ? S::zero() : gb[j], s1 = S::zero();
           const V* gj = g + j * n;
           long v = 0;
@@ -820,15 +902,47 @@ struct LaneKernel {
           if (v < n) s0 += gj[v];
           gb[j] = s0 + s1;
         }
-        if (l == 1) break;
-        // back-propagate: g_prev[i][slot] = (sum_j W_l[i][j] g[j][slot]) * act'(z_{l-1}[i][slot])
-        V* g_prev = g == B.g0 ? B.g1 : B.g0;
-        const T* Wl = wsrc + L.w_offset[l - 1] * ws;
-        if (vec)
-          G::template run<true, G::kZero>(Wl, dl, 1, dl, g, n, 1, g_prev, n, nullptr, din, n);
+      }
+      for (int l = nl; l >= 1; --l) {
+        const long din = L.sizes[l - 1], dl = L.sizes[l];
+        const V* h = l == 1 ? B.x : B.a[l - 1];
+        // weight gradient: gW[i][j] (+)= sum_slots h[i][slot] g[j][slot], lanes summed at the end
+        Args gw{};
+        gw.src = reinterpret_cast<const T*>(h);
+        gw.so = n;
+        gw.sc = 1;
+        gw.n_c = n;
+        gw.M = g;
+        gw.mc = 1;
+        gw.mj = n;
+        gw.out = B.grad + L.w_offset[l - 1];
+        gw.os = dl;
+        if (first)
+          G::template run<true, G::kZero>(gw, din, dl);
         else
-          G::template run<false, G::kZero>(Wl, dl, 1, dl, g, n, 1, g_prev, n, nullptr, din, n);
-        backprop_derivative<S>(L.activation, g_prev, B.a[l - 1], B.d[l - 1], din * n);
+          G::template run<true, G::kAccumulate>(gw, din, dl);
+        if (l == 1) break;
+        // back-propagate: g_prev[i][slot] = (sum_j W_l[i][j] g[j][slot]) * act'(z_{l-1}[i][slot]);
+        // the epilogue also adds the slot sums of g_prev to the bias gradient of layer l - 1
+        V* g_prev = g == B.g0 ? B.g1 : B.g0;
+        Args bp{};
+        bp.src = wsrc + L.w_offset[l - 1] * ws;
+        bp.so = dl;
+        bp.sc = 1;
+        bp.n_c = dl;
+        bp.M = g;
+        bp.mc = n;
+        bp.mj = 1;
+        bp.out = g_prev;
+        bp.os = n;
+        bp.act = L.activation;
+        bp.a = B.a[l - 1];
+        bp.d = B.d[l - 1];
+        bp.gb = B.grad + L.b_offset[l - 2];
+        if (vec)
+          G::template run<true, G::kZero, G::kDeriv>(bp, din, n);
+        else
+          G::template run<false, G::kZero, G::kDeriv>(bp, din, n);
         g = g_prev;
       }
     }

@@ -314,21 +314,11 @@ struct Simd {
       for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(0.04332169878499658));
       for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], dl[u]);  // expm1(r c) + delta_j
       for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(h[u], q[u], _mm512_sub_pd(h[u], one));  // e
-#ifndef SYMHMC_DIVMODE
-#define SYMHMC_DIVMODE 3
+#ifdef SYMHMC_NODIV
+      for (int u = 0; u < U; ++u) q[u] = _mm512_mul_pd(q[u], _mm512_add_pd(q[u], _mm512_set1_pd(2.0)));
+#else
+      for (int u = 0; u < U; ++u) q[u] = _mm512_div_pd(q[u], _mm512_add_pd(q[u], _mm512_set1_pd(2.0)));
 #endif
-      for (int u = 0; u < U; ++u) {
-        const __m512d den = _mm512_add_pd(q[u], _mm512_set1_pd(2.0));
-        if (SYMHMC_DIVMODE == 0 || (SYMHMC_DIVMODE == 2 && (u & 1) == 0) || (SYMHMC_DIVMODE == 3 && (u & 3) != 3)) {
-          q[u] = _mm512_div_pd(q[u], den);
-        } else {
-          const __m512d y = _mm512_rcp14_pd(den);
-          const __m512d ep = _mm512_fnmadd_pd(den, y, one);
-          const __m512d e2 = _mm512_fmadd_pd(ep, _mm512_fmadd_pd(ep, ep, ep), ep);
-          const __m512d t0 = _mm512_mul_pd(q[u], y);
-          q[u] = _mm512_fmadd_pd(t0, e2, t0);
-        }
-      }
       if (dv)
         for (int u = 0; u < U; ++u) dv[u] = cast<V>(_mm512_fnmadd_pd(q[u], q[u], one));
       for (int u = 0; u < U; ++u)  // sign of x
