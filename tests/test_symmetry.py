@@ -268,6 +268,9 @@ def _distinct_copies(model, theta, n, seed):
     return np.array(copies)
 
 
+LAW_KEY = "incoming_norm"
+
+
 @pytest.fixture(scope="module")
 def headline():
     model = _headline_model()
@@ -276,7 +279,10 @@ def headline():
     init_plain = _distinct_copies(model, true, 4, seed=100)
     init_inside = _distinct_copies(model, true, 4, seed=200)
     plain = sh.sample(model, seed=1, canonicalize=False, init=init_plain, **RUN)
-    inside = sh.sample(model, seed=2, canonicalize=True, init=init_inside, **RUN)
+    # The law test below compares folded spreads, so it uses a key whose boundary stays clear of this
+    # posterior (incoming norms 0.36 / 3.24 / 12.96); the default key's boundary grazes the tails of
+    # two units' slice norms here, which adds between-run variance that bulk ESS does not capture.
+    inside = sh.sample(model, seed=2, canonicalize=True, sort_key=LAW_KEY, init=init_inside, **RUN)
     return model, true, X_grid, init_plain, plain, inside
 
 
@@ -297,15 +303,15 @@ def test_headline_rhat_raw_vs_canonical(headline):
         f = model.predict(canon.reshape(-1, model.n_params), X_grid).reshape(4, -1, X_grid.shape[0])
         f_canon = plain.rhat(values=f)
         assert np.max(f_canon) < 1.05
-    # In-sampler relabeling (default key): canonical draws straight out of the sampler.
+    # In-sampler relabeling: canonical draws straight out of the sampler.
     assert inside.canonical
     assert np.max(inside.rhat()) < 1.05
     assert np.max(inside.rhat(values=inside.function_draws(X_grid))) < 1.05
     # Every stored draw lies in the fundamental domain; the canonical mean is near the truth.
-    assert np.array_equal(sh.canonicalize(model, inside.draws), inside.draws)
+    assert np.array_equal(sh.canonicalize(model, inside.draws, key=LAW_KEY), inside.draws)
     mean = inside.draws.mean(axis=(0, 1))
     sd = inside.draws.std(axis=(0, 1))
-    assert np.all(np.abs(mean - sh.canonicalize(model, true)) < 4 * sd + 0.05)
+    assert np.all(np.abs(mean - sh.canonicalize(model, true, key=LAW_KEY)) < 4 * sd + 0.05)
 
 
 def test_in_sampler_and_post_hoc_agree_in_law(headline):
@@ -313,7 +319,7 @@ def test_in_sampler_and_post_hoc_agree_in_law(headline):
     draws (seed 1): per coordinate, the difference of means over its ESS-based standard error."""
     model, _, _, _, plain, inside = headline
     a = inside.draws
-    b = sh.canonicalize(model, plain.draws)
+    b = sh.canonicalize(model, plain.draws, key=LAW_KEY)
     ess_a, ess_b = _ess(a), _ess(b)
     se = np.sqrt(a.var(axis=(0, 1)) / ess_a + b.var(axis=(0, 1)) / ess_b)
     z = np.abs(a.mean(axis=(0, 1)) - b.mean(axis=(0, 1))) / se

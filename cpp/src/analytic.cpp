@@ -158,7 +158,7 @@ void GaussianMixtureTarget::logp_grad(const double* x, std::size_t K, double* lo
 
 void GaussianMixtureTarget::evaluate(const double* x, std::size_t K, double* log_ref, double* log_lik,
                                      double* grad_ref, double* grad_lik, int threads) const {
-  if (!can_split()) Target<double>::evaluate(x, K, log_ref, log_lik, grad_ref, grad_lik, threads);
+  if (!can_split()) return Target<double>::evaluate(x, K, log_ref, log_lik, grad_ref, grad_lik, threads);  // throws
   std::vector<double> lp(K), g(K * dim_);
   logp_grad(x, K, lp.data(), g.data(), threads);
   const double inv_var = 1.0 / (reference_sd_ * reference_sd_);

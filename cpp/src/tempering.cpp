@@ -111,8 +111,11 @@ template <class T>
 void TemperingSampler<T>::exchange(std::uint64_t it, bool sampling) {
   const std::size_t C = state_.chains, R = state_.replicas, P = base_.dim(), K = C * R;
   q_ = hmc_->positions();
+  // One more batched evaluation per round, at the points HMC kept: the swap needs their likelihoods
+  // and the points that move need their gradients at the new beta. Counted with HMC's evaluations.
   base_.evaluate(q_.data(), K, log_ref_.data(), log_lik_.data(), grad_ref_.data(), grad_lik_.data(),
                  threads_);
+  exchange_evaluations_ += K;
   const std::vector<double>& beta = state_.betas;
   for (std::size_t c = 0; c < C; ++c) {
     // Even/odd alternation (DEO), or a fair coin per chain and iteration (reversible).

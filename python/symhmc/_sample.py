@@ -12,7 +12,7 @@ import numpy as np
 
 from ._native import core
 from ._result import SampleResult, SamplerState
-from ._tempering import PILOT_REPLICAS, Tempering, TemperingReport, evidence_from_trace, pilot_schedule
+from ._tempering import PILOT_REPLICAS, Tempering, TemperingReport, pilot_schedule
 from ._seed import init_generator, seed_key
 from ._validation import as_float_array, check_threads
 
@@ -153,6 +153,7 @@ class _Run:
             self.draws = np.lib.format.open_memmap(os.fspath(out), mode="w+", dtype=target.dtype, shape=shape)
         self.stats = np.zeros((chains, draws), dtype=core.draw_stats_dtype())
         self.seconds = 0.0
+        self.extra_gradient_evaluations = 0  # e.g. a tempering pilot run
 
     def transitions_left(self, done_before: int) -> int:
         """Warm-up still to do, then enough transitions to store n_draws on the run's thinning grid."""
@@ -199,7 +200,7 @@ class _Run:
             timing=dict(
                 seconds=self.seconds,
                 gradient_seconds=float(report["gradient_seconds"]),
-                gradient_evaluations=int(report["gradient_evaluations"]),
+                gradient_evaluations=int(report["gradient_evaluations"]) + self.extra_gradient_evaluations,
                 transitions=int(report["transitions"]),
             ),
             **extra,
@@ -224,6 +225,7 @@ def _sample_tempered(run, target, tempering, state, seed, init, settings, symmet
     else:
         hmc_raw, pt_raw = copy.deepcopy(state.raw), copy.deepcopy(state.tempering_raw)
         R = int(pt_raw["replicas"])
+    trips_before = np.asarray(pt_raw["round_trips"]).copy()
     n = run.transitions_left(int(hmc_raw["iteration"]))
     n_sampling = n - max(0, run.warmup - int(hmc_raw["iteration"]))
     trace = np.full((chains, n_sampling, R), np.nan)
@@ -240,10 +242,9 @@ def _sample_tempered(run, target, tempering, state, seed, init, settings, symmet
     trace = trace[:, : int(report["trace_written"])]
     betas = np.asarray(pt_state["betas"])
     accept = np.asarray(pt_state["accept_sum"]) / max(float(pt_state["accept_count"]), 1.0)
-    ss, ti = evidence_from_trace(betas, trace)
     tempering_report = TemperingReport(
-        betas=betas, swap_acceptance=accept, round_trips=np.asarray(pt_state["round_trips"]), seconds=run.seconds,
-        log_evidence_ss=ss, log_evidence_ti=ti, n_pilot_replicas=pilot_replicas, loglik_trace=trace,
+        betas=betas, swap_acceptance=accept, round_trips=np.asarray(pt_state["round_trips"]) - trips_before,
+        seconds=run.seconds, n_pilot_replicas=pilot_replicas, loglik_trace=trace,
     )
     last = SamplerState(report["hmc_state"], target, settings, tempering=tempering, tempering_raw=pt_state)
     written = int(report["written"])
@@ -273,6 +274,7 @@ def _pilot_betas(run, target, tempering, chains, key, settings):
     )
     if report["interrupted"]:
         raise KeyboardInterrupt
+    run.extra_gradient_evaluations += int(report["gradient_evaluations"])
     pt = report["tempering_state"]
     rejection = np.asarray(pt["reject_sum"]) / max(float(pt["reject_count"]), 1.0)
     return pilot_schedule(np.asarray(pt["betas"]), rejection), R0

@@ -75,16 +75,36 @@ class Tempering:
 
 @dataclass
 class TemperingReport:
-    """Diagnostics of a tempered run (sampling phase unless stated)."""
+    """Diagnostics of a tempered run's sampling phase (this call's, for a resumed run).
+
+    The evidence is computed on first use from ``loglik_trace``: stepping stone (Xie et al. 2011) with
+    a standard error from each term's ESS, and thermodynamic integration by the trapezoid rule on the
+    schedule, whose standard error leaves out the discretization bias (often a nat or more with a
+    dozen rungs: prefer stepping stone). The statistics stored with each beta = 1 draw are those of
+    the HMC step at beta = 1 before that round's swaps."""
 
     betas: np.ndarray            # final schedule
     swap_acceptance: np.ndarray  # mean swap acceptance probability per neighbouring pair
-    round_trips: np.ndarray      # per chain, whole run
+    round_trips: np.ndarray      # per chain, during this call
     seconds: float
-    log_evidence_ss: Tuple[float, float]  # stepping stone (estimate, standard error)
-    log_evidence_ti: Tuple[float, float]  # thermodynamic integration, trapezoid on the schedule
     n_pilot_replicas: Optional[int] = None
     loglik_trace: np.ndarray = field(default=None, repr=False)  # (chain, transition, replica)
+    _evidence: Optional[tuple] = field(default=None, repr=False)
+
+    @property
+    def log_evidence_ss(self) -> Tuple[float, float]:
+        """Stepping-stone log evidence (estimate, standard error)."""
+        return self._estimates()[0]
+
+    @property
+    def log_evidence_ti(self) -> Tuple[float, float]:
+        """Thermodynamic-integration log evidence (estimate, Monte Carlo standard error)."""
+        return self._estimates()[1]
+
+    def _estimates(self):
+        if self._evidence is None:
+            self._evidence = evidence_from_trace(self.betas, self.loglik_trace)
+        return self._evidence
 
     @property
     def n_replicas(self) -> int:

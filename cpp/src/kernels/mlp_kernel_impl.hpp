@@ -1,3 +1,4 @@
+#define SYMHMC_SEPARATE_TANH
 // The MLP log-likelihood kernels. This file is compiled once per instruction set (mlp_<isa>.cpp
 // defines SYMHMC_KERNEL_NS); everything lives in that namespace.
 //
@@ -847,7 +848,7 @@ struct LaneKernel {
 
     typedef typename G::Args Args;
     // tanh: hidden layers read weights scaled by kTanhScale, so that the activation needs no multiply
-    const bool scaled = L.activation == Activation::tanh && S::kFastScaledTanh && B.wsc;
+    const bool scaled = L.activation == Activation::tanh && S::kFastScaledTanh && B.wsc && nl >= 2;
     const T* wfwd = wsrc;
     if (scaled) {
       T* w = reinterpret_cast<T*>(B.wsc);
@@ -876,12 +877,24 @@ struct LaneKernel {
         g.out = B.a[l];
         g.os = n;
         g.bias = wl + L.b_offset[l - 1] * ws;
+#ifdef SYMHMC_SEPARATE_TANH
+        if (hidden && scaled) {
+          if (vec)
+            G::template run<true, G::kBias>(g, dl, n);
+          else
+            G::template run<false, G::kBias>(g, dl, n);
+          long i = 0;
+          for (; i + 4 <= dl * n; i += 4) S::template tanh_scaled_n<4>(B.a[l] + i);
+          for (; i < dl * n; ++i) S::template tanh_scaled_n<1>(B.a[l] + i);
+        } else {
+#else
         if (hidden && scaled) {
           if (vec)
             G::template run<true, G::kBias, G::kTanh>(g, dl, n);
           else
             G::template run<false, G::kBias, G::kTanh>(g, dl, n);
         } else {
+#endif
           if (vec)
             G::template run<true, G::kBias>(g, dl, n);
           else
