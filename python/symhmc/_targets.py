@@ -12,7 +12,25 @@ from ._validation import as_float_array
 __all__ = ["GaussianTarget", "GaussianMixture", "Funnel"]
 
 
-class GaussianTarget:
+class _AnalyticTarget:
+    """Shared by the analytic targets: a compiled float64 target in ``self._core``."""
+
+    dtype = np.dtype(np.float64)
+
+    @property
+    def n_params(self) -> int:
+        return int(self._core.n_params)
+
+    def logp_and_grad(self, theta):
+        """Log density and gradient at theta (P,) or (K, P)."""
+        arr = as_float_array(theta, "theta", np.float64)
+        if arr.ndim not in (1, 2) or arr.shape[-1] != self.n_params:
+            raise ValueError(f"theta: expected shape ({self.n_params},) or (K, {self.n_params}), got {arr.shape}")
+        lp, g = self._core.logp_and_grad(np.ascontiguousarray(arr.reshape(-1, self.n_params)))
+        return (float(lp[0]), g[0]) if arr.ndim == 1 else (lp, g)
+
+
+class GaussianTarget(_AnalyticTarget):
     """Multivariate normal N(mean, cov): cov a (P, P) SPD matrix, or a (P,) vector of variances
     (diagonal). logp includes the normalizing constant."""
 
@@ -30,14 +48,6 @@ class GaussianTarget:
             raise ValueError("cov: contains NaN or inf")
         self.cov = cov
         self._core = core.GaussianTarget(list(self.mean), list(cov.ravel()), self.diagonal)
-        self.dtype = np.dtype(np.float64)
-
-    @property
-    def n_params(self) -> int:
-        return int(self._core.n_params)
-
-    def logp_and_grad(self, theta):
-        return _evaluate(self, theta)
 
     def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
         """Draws from the target itself (its exact 'prior')."""
@@ -47,7 +57,7 @@ class GaussianTarget:
         return self.mean + z @ np.linalg.cholesky(self.cov).T
 
 
-class GaussianMixture:
+class GaussianMixture(_AnalyticTarget):
     """Mixture sum_m w_m N(means[m], diag(sds[m]^2)); weights are normalized. sds may be a scalar,
     (M,) or (M, P). With ``reference_sd`` the density splits as N(0, reference_sd^2 I) times a
     likelihood (mixture / reference), so parallel tempering can run from that reference; the evidence
@@ -78,14 +88,6 @@ class GaussianMixture:
         self._core = core.GaussianMixtureTarget(
             list(self.weights), list(self.means.ravel()), list(self.sds.ravel()), P, float(reference_sd or 0.0)
         )
-        self.dtype = np.dtype(np.float64)
-
-    @property
-    def n_params(self) -> int:
-        return int(self._core.n_params)
-
-    def logp_and_grad(self, theta):
-        return _evaluate(self, theta)
 
     def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
         """Around the centre of the component means, spread like the means themselves."""
@@ -94,7 +96,7 @@ class GaussianMixture:
         return centre + rng.standard_normal((chains, self.n_params)) * spread
 
 
-class Funnel:
+class Funnel(_AnalyticTarget):
     """Neal's funnel in ``dim`` dimensions: v ~ N(0, scale^2), x_i ~ N(0, exp(v)). Its narrow neck
     makes any fixed step size diverge somewhere: the standard check of divergence handling."""
 
@@ -105,14 +107,6 @@ class Funnel:
             raise ValueError(f"scale: expected a positive number, got {scale!r}")
         self.scale = float(scale)
         self._core = core.FunnelTarget(int(dim), self.scale)
-        self.dtype = np.dtype(np.float64)
-
-    @property
-    def n_params(self) -> int:
-        return int(self._core.n_params)
-
-    def logp_and_grad(self, theta):
-        return _evaluate(self, theta)
 
     def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
         return rng.uniform(-1, 1, (chains, self.n_params))
@@ -125,11 +119,3 @@ def _finite(value, name, ndim):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: contains NaN or inf")
     return arr
-
-
-def _evaluate(target, theta):
-    arr = as_float_array(theta, "theta", np.float64)
-    if arr.ndim not in (1, 2) or arr.shape[-1] != target.n_params:
-        raise ValueError(f"theta: expected shape ({target.n_params},) or (K, {target.n_params}), got {arr.shape}")
-    lp, g = target._core.logp_and_grad(np.ascontiguousarray(arr.reshape(-1, target.n_params)))
-    return (float(lp[0]), g[0]) if arr.ndim == 1 else (lp, g)
