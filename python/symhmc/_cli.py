@@ -450,7 +450,7 @@ def _write_npz(path: str, payload: Dict[str, np.ndarray]) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     try:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **payload)
+            np.savez(fh, **payload)  # type: ignore[arg-type]  # numpy's stub types the first kwarg
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -270,6 +270,8 @@ def _merge_close(G: np.ndarray, labels: np.ndarray, tol: float) -> np.ndarray:
 
 def _lp(result, idx, chains, n_draws) -> Optional[np.ndarray]:
     stats = getattr(result, "stats", None)
+    if stats is None:
+        return None
     try:
         lp = np.asarray(stats["lp"], dtype=np.float64)
     except (TypeError, KeyError, IndexError, ValueError):

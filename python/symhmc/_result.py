@@ -67,7 +67,7 @@ class Summary:
 
     columns = ("mean", "sd", "rhat", "ess_bulk", "ess_tail")
 
-    def __init__(self, names: List[str], table: np.ndarray, totals: Dict[str, float], title: str):
+    def __init__(self, names: List[str], table: np.ndarray, totals: Dict[str, object], title: str):
         self.names = names
         self.table = table  # (rows, len(columns))
         self.totals = totals

@@ -22,8 +22,9 @@ def set_simd(name: str) -> str:
     """
     if not isinstance(name, str):
         raise TypeError(f"name: expected a kernel name, got {name!r}")
-    previous = core.simd_info()["active"]
-    core.set_simd(core.simd_info()["best"] if name == "auto" else name)
+    info = core.simd_info()
+    previous, best = str(info["active"]), str(info["best"])
+    core.set_simd(best if name == "auto" else name)
     return previous
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -69,7 +69,7 @@ def _flat_draws(model, draws) -> Tuple[np.ndarray, tuple]:
     return np.ascontiguousarray(arr.reshape(-1, model.n_params)), arr.shape
 
 
-def canonicalize(model, draws, key: str = None, likelihood_symmetries: bool = False) -> np.ndarray:
+def canonicalize(model, draws, key: Optional[str] = None, likelihood_symmetries: bool = False) -> np.ndarray:
     """Canonical representatives of draws of any leading shape (..., P), from any sampler.
 
     For each hidden layer, first to last: with an odd activation, every unit is negated if needed so

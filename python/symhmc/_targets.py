@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,7 @@ class _AnalyticTarget:
     """Shared by the analytic targets: a compiled float64 target in ``self._core``."""
 
     dtype = np.dtype(np.float64)
+    _core: Any  # the compiled target, set by each subclass
 
     @property
     def n_params(self) -> int:

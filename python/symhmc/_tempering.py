@@ -88,7 +88,7 @@ class TemperingReport:
     round_trips: np.ndarray      # per chain, during this call
     seconds: float
     n_pilot_replicas: Optional[int] = None
-    loglik_trace: np.ndarray = field(default=None, repr=False)  # (chain, transition, replica)
+    loglik_trace: Optional[np.ndarray] = field(default=None, repr=False)  # (chain, transition, replica)
     _evidence: Optional[tuple] = field(default=None, repr=False)
 
     @property
@@ -142,7 +142,9 @@ def evidence_from_trace(betas: np.ndarray, trace: np.ndarray):
         nan = (float("nan"), float("nan"))
         return nan, nan
     db = np.diff(betas)
-    ss, ss_var, means, mean_vars = 0.0, 0.0, [], []
+    ss, ss_var = 0.0, 0.0
+    means: list = []
+    mean_vars: list = []
     for k in range(betas.size):
         lk = trace[:, :, k]
         finite = np.where(np.isfinite(lk), lk, -np.inf)
@@ -161,12 +163,12 @@ def evidence_from_trace(betas: np.ndarray, trace: np.ndarray):
         else:
             means.append(-np.inf)
             mean_vars.append(np.inf)
-    means, mean_vars = np.array(means), np.array(mean_vars)
+    m, v = np.array(means), np.array(mean_vars)
     weights = np.zeros(betas.size)  # trapezoid weights
     weights[:-1] += db / 2
     weights[1:] += db / 2
-    ti = float(np.sum(weights * means))
-    ti_se = float(np.sqrt(np.sum(weights**2 * mean_vars)))
+    ti = float(np.sum(weights * m))
+    ti_se = float(np.sqrt(np.sum(weights**2 * v)))
     return (float(ss), float(math.sqrt(ss_var))), (ti, ti_se)
 
 
