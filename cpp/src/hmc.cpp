@@ -183,6 +183,8 @@ void HmcSampler<T>::transition(std::uint64_t it, std::vector<DrawStats>& stats) 
   }
   q_new_ = q_;
   grad_new_ = grad_;
+  // Leapfrog with the half kicks of consecutive steps merged: a half kick, then (drift, full kick)
+  // L - 1 times, a drift and a final half kick.
   for (std::size_t step = 0; step < L; ++step) {
     for (std::size_t c = 0; c < C; ++c) {
       if (!alive[c]) continue;
@@ -190,23 +192,24 @@ void HmcSampler<T>::transition(std::uint64_t it, std::vector<DrawStats>& stats) 
       T* q = q_new_.data() + c * P;
       const T* g = grad_new_.data() + c * P;
       const double* im = state_.inv_metric.data() + c * P;
-      const T e = T(eps[c]), half = T(0.5 * eps[c]);
+      const T e = T(eps[c]), kick = step == 0 ? T(0.5 * eps[c]) : e;
       for (std::size_t i = 0; i < P; ++i) {
-        p[i] += half * g[i];
+        p[i] += kick * g[i];
         q[i] += e * T(im[i]) * p[i];
       }
     }
     evaluate(q_new_, logp_new_, grad_new_);
-    for (std::size_t c = 0; c < C; ++c) {
-      if (!alive[c]) continue;
-      T* p = p_.data() + c * P;
-      const T* g = grad_new_.data() + c * P;
-      const T half = T(0.5 * eps[c]);
-      for (std::size_t i = 0; i < P; ++i) p[i] += half * g[i];
-      // A non-finite density ends the trajectory (divergent); the energy error is checked at the end:
-      // chains move in lockstep, so stopping one early would save no gradient evaluations.
-      if (!std::isfinite(double(logp_new_[c]))) alive[c] = 0;
-    }
+    // A non-finite density ends the trajectory (divergent); the energy error is checked at the end:
+    // chains move in lockstep, so stopping one early would save no gradient evaluations.
+    for (std::size_t c = 0; c < C; ++c)
+      if (alive[c] && !std::isfinite(double(logp_new_[c]))) alive[c] = 0;
+  }
+  for (std::size_t c = 0; c < C; ++c) {
+    if (!alive[c]) continue;
+    T* p = p_.data() + c * P;
+    const T* g = grad_new_.data() + c * P;
+    const T half = T(0.5 * eps[c]);
+    for (std::size_t i = 0; i < P; ++i) p[i] += half * g[i];
   }
   for (std::size_t c = 0; c < C; ++c) {
     DrawStats& s = stats[c];

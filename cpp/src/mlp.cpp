@@ -94,7 +94,7 @@ Split plan_split(const MlpLayout& L, const kernels::KernelSet<T>& ks, std::size_
   // (moving or summing P x W per-lane parameters and gradients) stays at a few percent; at most 16
   // chunks, enough tasks for 32 threads.
   std::size_t min_rows = std::max<std::size_t>(32, (std::size_t(1) << 16) / macs);
-  if (narrow || rows) min_rows = std::max(min_rows, 40 * P * W / macs);
+  if (narrow || rows) min_rows = std::max(min_rows, 80 * P * W / macs);
   const std::size_t ng = s.groups.size();
   std::size_t want = std::max<std::size_t>(1, (32 + ng - 1) / ng);
   want = std::min<std::size_t>({want, 16, std::max<std::size_t>(1, N / min_rows)});

@@ -1,4 +1,3 @@
-#define SYMHMC_SEPARATE_TANH
 // The MLP log-likelihood kernels. This file is compiled once per instruction set (mlp_<isa>.cpp
 // defines SYMHMC_KERNEL_NS); everything lives in that namespace.
 //
@@ -386,7 +385,14 @@ struct FGemm {
   typedef typename S::V V;
   typedef typename S::I I;
   enum Init { kZero = 0, kAccumulate = 1, kBias = 2 };
-  enum Epilogue { kPlain = 0, kTanh = 1, kDeriv = 2 };
+  enum Epilogue { kPlain = 0, kDeriv = 1, kDeferTanh = 2 };
+
+  // kDeferTanh: the outputs get tanh (scaled argument), applied one vector at a time inside the
+  // multiply-add loop of the next tile, where it uses the pipes the FMAs leave idle.
+  struct Deferred {
+    V* ptr[64];
+    int n = 0, next = 0;
+  };
 
   struct Args {
     const T* src;  // src(o, c) at src[o * so + c * sc] (scalars) or src[(o * so + c * sc) * W] (vectors)
@@ -401,6 +407,7 @@ struct FGemm {
     Activation act;
     const V *a, *d;
     V* gb;
+    Deferred* defer;
   };
 
   template <bool VecSrc>
@@ -411,9 +418,7 @@ struct FGemm {
 
   template <int RB, int JB, int Ep>
   static SYMHMC_INLINE void epilogue(const Args& g, V (&acc)[RB][JB], long o0, long j0) {
-    if (Ep == kTanh) {
-      for (int r = 0; r < RB; ++r) S::template tanh_scaled_n<JB>(acc[r]);
-    } else if (Ep == kDeriv) {
+    if (Ep == kDeriv) {
       const V* a = g.a + o0 * g.os + j0;
       switch (g.act) {
         case Activation::tanh:
@@ -453,6 +458,16 @@ struct FGemm {
     }
   }
 
+  template <int RB, int JB, bool VecSrc>
+  static SYMHMC_INLINE void madd(V (&acc)[RB][JB], const T* sp, long so, const V* mp, long mj) {
+    V m[JB];
+    for (int j = 0; j < JB; ++j) m[j] = mp[j * mj];
+    for (int r = 0; r < RB; ++r) {
+      const V s = src_at<VecSrc>(sp, r * so);
+      for (int j = 0; j < JB; ++j) acc[r][j] += s * m[j];
+    }
+  }
+
   template <int RB, int JB, bool VecSrc, int In, int Ep>
   static SYMHMC_INLINE void tile(const Args& g, long o0, long j0) {
     V acc[RB][JB];
@@ -464,46 +479,68 @@ struct FGemm {
     }
     const T* sp = VecSrc ? g.src + o0 * so * W : g.src + o0 * so;
     const V* mp = g.M + j0 * mj;
-    for (long c = 0; c < n_c; ++c) {
-      V m[JB];
-      for (int j = 0; j < JB; ++j) m[j] = mp[j * mj];
-      for (int r = 0; r < RB; ++r) {
-        const V s = src_at<VecSrc>(sp, r * so);
-        for (int j = 0; j < JB; ++j) acc[r][j] += s * m[j];
+    const long sstep = VecSrc ? sc * W : sc;
+    long c = 0;
+    if (Ep == kDeferTanh) {  // spread the pending activations over the loop
+      Deferred& df = *g.defer;
+      const long pend = df.n - df.next;
+      for (long q = 0; q < pend; ++q) {
+        const long ce = (q + 1) * n_c / pend;
+        for (; c < ce; ++c, sp += sstep, mp += mc) madd<RB, JB, VecSrc>(acc, sp, so, mp, mj);
+        S::template tanh_scaled_n<1>(df.ptr[df.next++]);
       }
-      sp += VecSrc ? sc * W : sc;
-      mp += mc;
     }
+    for (; c < n_c; ++c, sp += sstep, mp += mc) madd<RB, JB, VecSrc>(acc, sp, so, mp, mj);
     epilogue<RB, JB, Ep>(g, acc, o0, j0);
     for (int r = 0; r < RB; ++r)
       for (int j = 0; j < JB; ++j) out[(o0 + r) * os + j0 + j] = acc[r][j];
+    if (Ep == kDeferTanh) {
+      Deferred& df = *g.defer;
+      df.n = df.next = 0;
+      for (int r = 0; r < RB; ++r)
+        for (int j = 0; j < JB; ++j) df.ptr[df.n++] = out + (o0 + r) * os + j0 + j;
+    }
   }
 
-  template <int RB, bool VecSrc, int In, int Ep>
+  // Applies what is still pending (after the last tile).
+  static void flush(Deferred& df) {
+    while (df.next + 4 <= df.n) {
+      V t[4];
+      for (int u = 0; u < 4; ++u) t[u] = *df.ptr[df.next + u];
+      S::template tanh_scaled_n<4>(t);
+      for (int u = 0; u < 4; ++u) *df.ptr[df.next + u] = t[u];
+      df.next += 4;
+    }
+    for (; df.next < df.n; ++df.next) S::template tanh_scaled_n<1>(df.ptr[df.next]);
+    df.n = df.next = 0;
+  }
+
+  template <int RB, int TV, bool VecSrc, int In, int Ep>
   static SYMHMC_INLINE void strip(const Args& g, long o0, long n_j) {
     long j = 0;
-    for (; j + kTileVecs <= n_j; j += kTileVecs) tile<RB, kTileVecs, VecSrc, In, Ep>(g, o0, j);
+    for (; j + TV <= n_j; j += TV) tile<RB, TV, VecSrc, In, Ep>(g, o0, j);
     switch (n_j - j) {
       case 1: tile<RB, 1, VecSrc, In, Ep>(g, o0, j); break;
       case 2:
-        if constexpr (kTileVecs > 2) tile<RB, 2, VecSrc, In, Ep>(g, o0, j);
+        if constexpr (TV > 2) tile<RB, 2, VecSrc, In, Ep>(g, o0, j);
         break;
       case 3:
-        if constexpr (kTileVecs > 3) tile<RB, 3, VecSrc, In, Ep>(g, o0, j);
+        if constexpr (TV > 3) tile<RB, 3, VecSrc, In, Ep>(g, o0, j);
         break;
       default: break;
     }
   }
 
-  // out(o, j) for o < n_o, j < n_j.
-  template <bool VecSrc, int In, int Ep = kPlain>
+  // out(o, j) for o < n_o, j < n_j, in tiles of TR x TV accumulators.
+  template <bool VecSrc, int In, int Ep = kPlain, int TR = kTileRows, int TV = kTileVecs>
   static void run(const Args& g, long n_o, long n_j) {
+    static_assert(TV <= 4 && TR <= 8, "tile");
     long o = 0;
-    for (; o + kTileRows <= n_o; o += kTileRows) strip<kTileRows, VecSrc, In, Ep>(g, o, n_j);
+    for (; o + TR <= n_o; o += TR) strip<TR, TV, VecSrc, In, Ep>(g, o, n_j);
     switch (n_o - o) {
-#define SYMHMC_REM(k)                                                         \
-  case k:                                                                     \
-    if constexpr (kTileRows > k) strip<k, VecSrc, In, Ep>(g, o, n_j); \
+#define SYMHMC_REM(k)                                                      \
+  case k:                                                                  \
+    if constexpr (TR > k) strip<k, TV, VecSrc, In, Ep>(g, o, n_j); \
     break;
       SYMHMC_REM(1)
       SYMHMC_REM(2)
@@ -515,6 +552,7 @@ struct FGemm {
 #undef SYMHMC_REM
       default: break;
     }
+    if (Ep == kDeferTanh) flush(*g.defer);
   }
 };
 
@@ -877,24 +915,14 @@ struct LaneKernel {
         g.out = B.a[l];
         g.os = n;
         g.bias = wl + L.b_offset[l - 1] * ws;
-#ifdef SYMHMC_SEPARATE_TANH
-        if (hidden && scaled) {
+        if (hidden && scaled) {  // tanh applied while the next tiles multiply (4 x 4 tiles leave registers)
+          typename G::Deferred df;
+          g.defer = &df;
           if (vec)
-            G::template run<true, G::kBias>(g, dl, n);
+            G::template run<true, G::kBias, G::kDeferTanh, 6, 4>(g, dl, n);
           else
-            G::template run<false, G::kBias>(g, dl, n);
-          long i = 0;
-          for (; i + 4 <= dl * n; i += 4) S::template tanh_scaled_n<4>(B.a[l] + i);
-          for (; i < dl * n; ++i) S::template tanh_scaled_n<1>(B.a[l] + i);
+            G::template run<false, G::kBias, G::kDeferTanh, 6, 4>(g, dl, n);
         } else {
-#else
-        if (hidden && scaled) {
-          if (vec)
-            G::template run<true, G::kBias, G::kTanh>(g, dl, n);
-          else
-            G::template run<false, G::kBias, G::kTanh>(g, dl, n);
-        } else {
-#endif
           if (vec)
             G::template run<true, G::kBias>(g, dl, n);
           else
