@@ -254,7 +254,8 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--thin", metavar="N", type=_int_at_least(1), default=1, help="store every THIN-th transition (default: 1)")
     g.add_argument("--seed", metavar="N", type=_int_at_least(0), default=0, help="default: 0")
     g.add_argument("--threads", metavar="N", type=_int_at_least(1), default=None, help="threads (default: all cores)")
-    g.add_argument("--n-steps", metavar="N", type=_int_at_least(1), default=16, help="leapfrog steps per transition (default: 16)")
+    g.add_argument("--n-steps", metavar="N", type=_int_at_least(1), default=128,
+                   help="leapfrog steps per transition (default: 128; MLP posteriors need long trajectories)")
     g.add_argument("--target-accept", metavar="P", type=_open_unit, default=0.8, help="step-size adaptation target (default: 0.8)")
     g.add_argument("--canonicalize", action=argparse.BooleanOptionalAction, default=None,
                    help="map every draw to the canonical representative of its symmetry orbit "
