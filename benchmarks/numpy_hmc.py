@@ -27,6 +27,10 @@ happen in practice once the step size is adapted.
     hmc = NumpyHMC(ref.logp_and_grad, step_size, inv_metric, n_steps=16, seed=0)
     out = hmc.run(init, n_transitions=1000)      # out.draws (C, D, P), out.timing, out.stats
 
+The transition itself (``leapfrog``: momentum draw and leapfrog steps; ``metropolis``: the accept step;
+``trajectory_length`` / ``jittered_step_sizes``: the jitter) is module-level: ``numpy_tempering.NumpyPT``
+runs the same code on its (chain x replica) points.
+
 ``forward`` evaluates the network outputs of many parameter vectors at a few inputs (the posterior
 predictive function draws), the NumPy counterpart of ``SampleResult.function_draws``.
 """
@@ -40,7 +44,8 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["NumpyHMC", "HMCOutput", "forward", "std_normal_logp_and_grad"]
+__all__ = ["NumpyHMC", "HMCOutput", "forward", "std_normal_logp_and_grad", "leapfrog", "metropolis",
+           "trajectory_length", "jittered_step_sizes", "min_steps", "check_tuning"]
 
 LogpGrad = Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]
 
@@ -74,12 +79,7 @@ class NumpyHMC:
             inv_metric = np.repeat(inv_metric, step.size, axis=0)
         if step.shape[0] != inv_metric.shape[0]:
             raise ValueError("step_size and inv_metric: expected the same number of chains")
-        if not (np.all(step > 0) and np.all(inv_metric > 0)):
-            raise ValueError("step_size and inv_metric: expected positive values")
-        if int(n_steps) < 1:
-            raise ValueError("n_steps: expected >= 1")
-        if not (0 <= step_jitter < 1 and 0 <= length_jitter < 1):
-            raise ValueError("step_jitter, length_jitter: expected values in [0, 1)")
+        check_tuning(step, inv_metric, n_steps, step_jitter, length_jitter)
         self.step_size = step
         self.inv_metric = np.ascontiguousarray(inv_metric)
         self.sqrt_metric = 1.0 / np.sqrt(self.inv_metric)  # momentum sd
@@ -88,22 +88,17 @@ class NumpyHMC:
         self.length_jitter = float(length_jitter)
         self.max_energy_error = float(max_energy_error)
         self.rng = np.random.default_rng(seed)
-        self._min_steps = max(1, int(math.ceil((1 - self.length_jitter) * self.n_steps)))
+        self._min_steps = min_steps(self.n_steps, self.length_jitter)
 
     @property
     def chains(self) -> int:
         return self.step_size.shape[0]
 
     def _trajectory_length(self) -> int:
-        if self.length_jitter == 0:
-            return self.n_steps
-        return int(self.rng.integers(self._min_steps, self.n_steps + 1))
+        return trajectory_length(self.rng, self.n_steps, self._min_steps, self.length_jitter)
 
     def _step_sizes(self) -> np.ndarray:
-        if self.step_jitter == 0:
-            return self.step_size.copy()
-        u = self.rng.random(self.chains)
-        return self.step_size * (1.0 + self.step_jitter * (2.0 * u - 1.0))
+        return jittered_step_sizes(self.rng, self.step_size, self.step_jitter)
 
     # -- all chains at once -----------------------------------------------------------------------
     def run(self, init, n_transitions: int, thin: int = 1, vectorized: bool = True) -> HMCOutput:
@@ -135,33 +130,10 @@ class NumpyHMC:
             for it in range(int(n_transitions)):
                 L = self._trajectory_length()
                 eps = self._step_sizes()[:, None]
-                half = 0.5 * eps
-                eps_im = eps * inv_metric
-                rng.standard_normal(out=p)
-                p *= sqrt_metric
-                np.multiply(p, p, out=tmp)
-                tmp *= inv_metric
-                h0 = 0.5 * tmp.sum(axis=1) - lp
-                # leapfrog with fused half steps
-                q1 = q.copy()
-                np.multiply(half, g, out=tmp)
-                p += tmp
-                for s in range(L):
-                    np.multiply(eps_im, p, out=tmp)
-                    q1 += tmp
-                    t0 = pc()
-                    lp1, g1 = f(q1)
-                    grad_seconds += pc() - t0
-                    grad_evals += C
-                    np.multiply(half if s == L - 1 else eps, g1, out=tmp)
-                    p += tmp
-                np.multiply(p, p, out=tmp)
-                tmp *= inv_metric
-                h1 = 0.5 * tmp.sum(axis=1) - lp1
-                dh = h0 - h1  # log acceptance ratio
-                diverging = ~np.isfinite(dh) | (-dh > max_err)
-                accept_prob = np.where(diverging, 0.0, np.exp(np.minimum(np.where(diverging, 0.0, dh), 0.0)))
-                accept = ~diverging & (rng.random(C) < accept_prob)
+                q1, (lp1, g1), dh, gs = leapfrog(f, q, lp, g, eps, inv_metric, sqrt_metric, L, rng, p, tmp)
+                grad_seconds += gs
+                grad_evals += C * L
+                diverging, accept_prob, accept = metropolis(dh, max_err, rng)
                 if accept.any():
                     q[accept] = q1[accept]
                     g[accept] = g1[accept]
@@ -262,3 +234,80 @@ def std_normal_logp_and_grad(q: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """A standard normal target (any dimension), vectorized over rows: for the baseline's self-test."""
     q = np.asarray(q, dtype=np.float64)
     return -0.5 * np.sum(q * q, axis=-1), -q
+
+
+# -- the transition, shared with numpy_tempering.NumpyPT ---------------------------------------------
+def check_tuning(step_size: np.ndarray, inv_metric: np.ndarray, n_steps: int, step_jitter: float,
+                 length_jitter: float) -> None:
+    if not (np.all(step_size > 0) and np.all(inv_metric > 0)):
+        raise ValueError("step_size and inv_metric: expected positive values")
+    if int(n_steps) < 1:
+        raise ValueError("n_steps: expected >= 1")
+    if not (0 <= step_jitter < 1 and 0 <= length_jitter < 1):
+        raise ValueError("step_jitter, length_jitter: expected values in [0, 1)")
+
+
+def min_steps(n_steps: int, length_jitter: float) -> int:
+    """The shortest jittered trajectory: ceil((1 - length_jitter) n_steps), at least 1."""
+    return max(1, int(math.ceil((1 - length_jitter) * n_steps)))
+
+
+def trajectory_length(rng: np.random.Generator, n_steps: int, shortest: int, length_jitter: float) -> int:
+    """One trajectory length for all rows, uniform in [shortest, n_steps] (n_steps without jitter)."""
+    if length_jitter == 0:
+        return n_steps
+    return int(rng.integers(shortest, n_steps + 1))
+
+
+def jittered_step_sizes(rng: np.random.Generator, step_size: np.ndarray, step_jitter: float) -> np.ndarray:
+    """Per row: step_size * U(1 - step_jitter, 1 + step_jitter) (a copy of step_size without jitter)."""
+    if step_jitter == 0:
+        return step_size.copy()
+    u = rng.random(step_size.shape[0])
+    return step_size * (1.0 + step_jitter * (2.0 * u - 1.0))
+
+
+def leapfrog(f: Callable, q: np.ndarray, lp: np.ndarray, g: np.ndarray, eps: np.ndarray, inv_metric: np.ndarray,
+             sqrt_metric: np.ndarray, n_steps: int, rng: np.random.Generator, p: np.ndarray, tmp: np.ndarray,
+             tempered: Optional[Callable] = None):
+    """One static-HMC proposal of every row of q (K, P): momentum p ~ N(0, M) (drawn into the buffer p),
+    n_steps leapfrog steps with fused half steps and per-row step sizes eps (K, 1), diagonal inverse
+    metric inv_metric (K, P), sqrt_metric = 1 / sqrt(inv_metric); tmp is a (K, P) scratch buffer.
+
+    ``raw = f(q1)`` is called once per step (and timed); ``lp1, g1 = tempered(*raw)`` when given, else
+    ``raw`` itself, is the log density and gradient the dynamics use (lp, g: the same at q).
+    Returns (q1, raw at q1, dh = log acceptance ratio (K,), seconds spent in f)."""
+    pc = time.perf_counter
+    grad_seconds = 0.0
+    half = 0.5 * eps
+    eps_im = eps * inv_metric
+    rng.standard_normal(out=p)
+    p *= sqrt_metric
+    np.multiply(p, p, out=tmp)
+    tmp *= inv_metric
+    h0 = 0.5 * tmp.sum(axis=1) - lp
+    q1 = q.copy()
+    np.multiply(half, g, out=tmp)
+    p += tmp
+    for s in range(n_steps):
+        np.multiply(eps_im, p, out=tmp)
+        q1 += tmp
+        t0 = pc()
+        raw = f(q1)
+        grad_seconds += pc() - t0
+        lp1, g1 = raw if tempered is None else tempered(*raw)
+        np.multiply(half if s == n_steps - 1 else eps, g1, out=tmp)
+        p += tmp
+    np.multiply(p, p, out=tmp)
+    tmp *= inv_metric
+    dh = h0 - (0.5 * tmp.sum(axis=1) - lp1)
+    return q1, raw, dh, grad_seconds
+
+
+def metropolis(dh: np.ndarray, max_energy_error: float, rng: np.random.Generator):
+    """Accept/reject from the log acceptance ratios dh (K,): a non-finite dh or an energy error above
+    max_energy_error is divergent (acceptance probability 0). Returns (diverging, accept_prob, accept)."""
+    diverging = ~np.isfinite(dh) | (-dh > max_energy_error)
+    accept_prob = np.where(diverging, 0.0, np.exp(np.minimum(np.where(diverging, 0.0, dh), 0.0)))
+    accept = ~diverging & (rng.random(dh.shape[0]) < accept_prob)
+    return diverging, accept_prob, accept

@@ -23,12 +23,13 @@ is slow for the (K, N, 1) output-layer shapes); at K = 1 the two are within nois
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["NumpyMLP"]
+__all__ = ["NumpyMLP", "get_blas_threads", "set_blas_threads", "blas_threads"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -273,3 +274,15 @@ def set_blas_threads(n: int) -> bool:
         return False
     funcs[1](int(n))
     return True
+
+
+@contextlib.contextmanager
+def blas_threads(n: int):
+    """Run the block with NumPy's BLAS on n threads (where it can be set), then restore the count."""
+    before = get_blas_threads()
+    set_blas_threads(n)
+    try:
+        yield
+    finally:
+        if before is not None:
+            set_blas_threads(before)

@@ -15,7 +15,8 @@ Every round:
    Jitter as in ``symhmc.sample`` and ``numpy_hmc.NumpyHMC``: one trajectory length for all points,
    uniform in [ceil((1 - length_jitter) n_steps), n_steps]; per-point step size times
    U(1 - step_jitter, 1 + step_jitter); energy error > ``max_energy_error`` or non-finite: divergent,
-   rejected, counted.
+   rejected, counted. The proposal and the accept step are ``numpy_hmc.leapfrog`` and
+   ``numpy_hmc.metropolis``, the code of ``NumpyHMC``.
 2. swaps between neighbouring slots with the non-reversible deterministic even/odd scheme (DEO, Syed et
    al. 2022): at even rounds the pairs (0,1), (2,3), ..., at odd rounds (1,2), (3,4), ...; a pair i is
    accepted with probability min(1, exp((beta_{i+1} - beta_i) (l(x_i) - l(x_{i+1})))), l = log L.
@@ -55,6 +56,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
+
+from numpy_hmc import (check_tuning, jittered_step_sizes, leapfrog, metropolis, min_steps,  # noqa: E402
+                       trajectory_length)
 
 __all__ = ["NumpyPT", "PTOutput", "MLPSplit", "MixtureSplit", "stepping_stone"]
 
@@ -177,12 +181,7 @@ class NumpyPT:
             step = np.full(K, step[0])
         if step.size != K or inv_metric.ndim != 2 or inv_metric.shape[0] != K:
             raise ValueError(f"step_size and inv_metric: expected {K} = chains x replicas rows")
-        if not (np.all(step > 0) and np.all(inv_metric > 0)):
-            raise ValueError("step_size and inv_metric: expected positive values")
-        if int(n_steps) < 1:
-            raise ValueError("n_steps: expected >= 1")
-        if not (0 <= step_jitter < 1 and 0 <= length_jitter < 1):
-            raise ValueError("step_jitter, length_jitter: expected values in [0, 1)")
+        check_tuning(step, inv_metric, n_steps, step_jitter, length_jitter)
         if swap not in ("deo", "reversible"):
             raise ValueError("swap: expected 'deo' or 'reversible'")
         self.step_size = np.array(step)
@@ -194,7 +193,7 @@ class NumpyPT:
         self.max_energy_error = float(max_energy_error)
         self.swap = swap
         self.rng = np.random.default_rng(seed)
-        self._min_steps = max(1, int(math.ceil((1 - self.length_jitter) * self.n_steps)))
+        self._min_steps = min_steps(self.n_steps, self.length_jitter)
         self.init = None
         self.replica_at0 = None
         self.trip0 = None
@@ -272,38 +271,14 @@ class NumpyPT:
             for t in range(n_rounds):
                 it = it0 + t
                 # -- one HMC transition of every point ---------------------------------------------
-                L = self.n_steps if self.length_jitter == 0 else int(rng.integers(self._min_steps, self.n_steps + 1))
-                eps = self.step_size.copy()
-                if self.step_jitter:
-                    eps *= 1.0 + self.step_jitter * (2.0 * rng.random(K) - 1.0)
-                eps = eps[:, None]
+                L = trajectory_length(rng, self.n_steps, self._min_steps, self.length_jitter)
+                eps = jittered_step_sizes(rng, self.step_size, self.step_jitter)[:, None]
                 total_steps += L
-                half = 0.5 * eps
-                eps_im = eps * inv_metric
-                rng.standard_normal(out=p)
-                p *= sqrt_metric
-                np.multiply(p, p, out=tmp)
-                tmp *= inv_metric
-                h0 = 0.5 * tmp.sum(axis=1) - lp
-                q1 = q.copy()
-                np.multiply(half, g, out=tmp)
-                p += tmp
-                for s in range(L):
-                    np.multiply(eps_im, p, out=tmp)
-                    q1 += tmp
-                    t0 = pc()
-                    lr1, ll1, gr1, gl1 = f(q1)
-                    grad_seconds += pc() - t0
-                    grad_evals += K
-                    lp1, g1 = self._tempered(lr1, ll1, gr1, gl1)
-                    np.multiply(half if s == L - 1 else eps, g1, out=tmp)
-                    p += tmp
-                np.multiply(p, p, out=tmp)
-                tmp *= inv_metric
-                dh = h0 - (0.5 * tmp.sum(axis=1) - lp1)  # log acceptance ratio
-                diverging = ~np.isfinite(dh) | (-dh > max_err)
-                accept_prob = np.where(diverging, 0.0, np.exp(np.minimum(np.where(diverging, 0.0, dh), 0.0)))
-                accept = ~diverging & (rng.random(K) < accept_prob)
+                q1, (lr1, ll1, gr1, gl1), dh, gs = leapfrog(f, q, lp, g, eps, inv_metric, sqrt_metric, L, rng,
+                                                            p, tmp, tempered=self._tempered)
+                grad_seconds += gs
+                grad_evals += K * L
+                diverging, accept_prob, accept = metropolis(dh, max_err, rng)
                 if accept.any():
                     q[accept], lr[accept], ll[accept] = q1[accept], lr1[accept], ll1[accept]
                     gr[accept], gl[accept] = gr1[accept], gl1[accept]

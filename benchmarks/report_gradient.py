@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -35,8 +34,9 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import numpy_reference  # noqa: E402
 import problems  # noqa: E402
+from _common import (cpu_name, environment_line, jax_logp_and_grad, load_average, n_cores,  # noqa: E402
+                     numpy_mlp, pin_blas, table_header, table_row)
 
 
 @dataclass
@@ -52,24 +52,6 @@ class Cell:
     times: List[float] = field(default_factory=list)  # seconds per call, one per round
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _n_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def build_cells(args) -> List[Cell]:
     import symhmc as sh
 
@@ -78,14 +60,14 @@ def build_cells(args) -> List[Cell]:
     # shapes (measured: same speed on (a) and (b)), and its spinning worker threads, interleaved with
     # the other multi-threaded variants (XLA's pool, symhmc's pool) on a small machine, slowed the
     # 8-100-100-1 problem down 10-15x -- an artifact, not a property of NumPy.
-    can_pin_blas = numpy_reference.set_blas_threads(1)
+    can_pin_blas = pin_blas(warn=False)
 
     jax_ok = False
     if not args.no_jax:
         try:
             import jax  # noqa: F401
 
-            import jax_reference
+            import jax_reference  # noqa: F401
 
             jax_ok = True
         except Exception as exc:  # jax missing or broken: leave it out
@@ -99,11 +81,8 @@ def build_cells(args) -> List[Cell]:
         m32.threads = 1
         m64t = sh.BayesianMLP(p.X, p.y, **p.model_kwargs)
         m64t.threads = args.threads
-        ref = numpy_reference.NumpyMLP(p.X, p.y, hidden=p.hidden, noise=problems.NOISE,
-                                       prior_scale=problems.PRIOR_SCALE)
-        jf = (jax_reference.make_jax_logp_and_grad(p.X, p.y, hidden=p.hidden, noise=problems.NOISE,
-                                                   prior_scale=problems.PRIOR_SCALE)
-              if jax_ok else None)
+        ref = numpy_mlp(p)
+        jf = jax_logp_and_grad(p) if jax_ok else None
         for K in args.K:
             th = problems.positions(p, K)
             th32 = th.astype(np.float32)
@@ -131,7 +110,7 @@ def build_cells(args) -> List[Cell]:
             add("NumPy float64", "1 (BLAS)" if can_pin_blas else "BLAS default",
                 lambda r=ref, t=th: r.logp_and_grad(t))
             if jf is not None:
-                add("JAX float64", f"XLA default ({_n_cores()} cores)", lambda f=jf, t=th: f(t))
+                add("JAX float64", f"XLA default ({n_cores()} cores)", lambda f=jf, t=th: f(t))
     return cells
 
 
@@ -194,7 +173,7 @@ def main(argv=None) -> int:
 
     import symhmc as sh
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")  # before we add to it
+    load = load_average()  # before we add to it
     t_start = time.perf_counter()
     cells = build_cells(args)
     for c in cells:
@@ -217,15 +196,12 @@ def main(argv=None) -> int:
         jax_version = jax.__version__
     except Exception:
         jax_version = "not installed"
-    print(f"CPU: {_cpu_name()}, {_n_cores()} cores available (1-min load average before the run {load:.2f}); Python {platform.python_version()}; "
-          f"NumPy {np.__version__}; JAX {jax_version}; "
-          f"symhmc {getattr(sh, '__version__', '?')} (SIMD kernel: {simd.get('active')})")
+    print(environment_line(sh, load, jax_version=jax_version))
     print()
     cols = ["problem", "K", "variant", "threads", "grad/s", "vs NumPy", "GFLOP/s"]
     if args.peak:
         cols.append("% of peak")
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "|".join(["---"] * 3 + ["---"] + ["---:"] * (len(cols) - 4)) + "|")
+    print(table_header(cols, "llll" + "r" * (len(cols) - 4)))
     rows = []
     for c in cells:
         t = stat(c.times)
@@ -236,9 +212,9 @@ def main(argv=None) -> int:
                      f"{gflops:.2f}"]
         if args.peak:
             mult = (2.0 if "float32" in c.variant else 1.0)
-            nthr = int(c.threads.split()[0]) if c.threads.split()[0].isdigit() else _n_cores()
+            nthr = int(c.threads.split()[0]) if c.threads.split()[0].isdigit() else n_cores()
             cells_txt.append(f"{100 * gflops / (args.peak * mult * nthr):.0f}%")
-        print("| " + " | ".join(cells_txt) + " |")
+        print(table_row(cells_txt))
         rows.append(dict(problem=c.problem.name, label=c.problem.label, K=c.K, variant=c.variant,
                          threads=c.threads, seconds_per_call=c.times, grad_per_s=gps, vs_numpy=ratio,
                          gflops=gflops, flops_per_call=c.problem.flops_per_grad * c.K))
@@ -249,7 +225,7 @@ def main(argv=None) -> int:
           f"6 x N x n_weights; total {elapsed:.0f} s.")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(dict(simd=simd, cpu=_cpu_name(), rows=rows, stat=args.stat), fh, indent=1)
+            json.dump(dict(simd=simd, cpu=cpu_name(), rows=rows, stat=args.stat), fh, indent=1)
     return 0
 
 

@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from typing import Dict, List, Tuple
@@ -60,8 +59,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy_hmc  # noqa: E402
-import numpy_reference  # noqa: E402
 import problems  # noqa: E402
+from _common import (command_line, cpu_name, environment_line, load_average, numpy_mlp, pin_blas,  # noqa: E402
+                     table_header, table_row, timed_median)
 
 # (warmup, draws) per problem and number of chains. Chosen so that the default run takes 2-3 minutes
 # on 2 cores (problem (c) dominates).
@@ -72,24 +72,6 @@ SIZES: Dict[str, Dict[int, Tuple[int, int]]] = {
 }
 QUICK: Dict[str, Tuple[int, int]] = {"sin1d": (60, 40), "diabetes": (80, 20), "wide8d": (10, 4)}
 N_INPUTS = 10
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _n_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def eval_inputs(p: problems.Problem, n: int = N_INPUTS) -> np.ndarray:
@@ -107,24 +89,13 @@ def mean_agreement(fa: np.ndarray, fb: np.ndarray, ess_a: np.ndarray, ess_b: np.
     return float(np.max(np.abs(fa.mean(axis=(0, 1)) - fb.mean(axis=(0, 1))) / np.sqrt(se2)))
 
 
-def _timed(fn, repeat_below: float):
-    """fn() -> (seconds, result); repeated 3 times when one call takes less than repeat_below seconds
-    (the draws are identical every time: same state and seed), and the median-time call is kept."""
-    runs = [fn()]
-    if runs[0][0] < repeat_below:
-        runs += [fn(), fn()]
-    runs.sort(key=lambda r: r[0])
-    return runs[len(runs) // 2]
-
-
 def run_cell(sh, p: problems.Problem, chains: int, warmup: int, draws: int, seed: int, n_steps: int,
              repeat_below: float = 3.0) -> dict:
     from arviz_stats.base import array_stats
 
     model = sh.BayesianMLP(p.X, p.y, **p.model_kwargs)
     model.threads = 1
-    ref = numpy_reference.NumpyMLP(p.X, p.y, hidden=p.hidden, noise=problems.NOISE,
-                                   prior_scale=problems.PRIOR_SCALE)
+    ref = numpy_mlp(p)
     Xe = eval_inputs(p)
 
     # symhmc: warm-up (not timed), then the timed sampling phase from the adapted state
@@ -137,7 +108,7 @@ def run_cell(sh, p: problems.Problem, chains: int, warmup: int, draws: int, seed
         res = sh.sample(model, init=state, draws=draws, threads=1, progress=False, n_steps=n_steps)
         return time.perf_counter() - t0, res
 
-    wall_s, res = _timed(run_symhmc, repeat_below)
+    wall_s, res = timed_median(run_symhmc, repeat_below)
     tim = res.timing
 
     # NumPy: the same static HMC with symhmc's adapted step sizes and metric, from the same positions
@@ -147,7 +118,7 @@ def run_cell(sh, p: problems.Problem, chains: int, warmup: int, draws: int, seed
         out = hmc.run(state.position, draws)
         return out.timing["seconds"], out
 
-    wall_n, out = _timed(run_numpy, repeat_below)
+    wall_n, out = timed_median(run_numpy, repeat_below)
 
     # posterior predictive function draws at the fixed inputs, and their ESS
     f_s = res.function_draws(Xe)
@@ -203,9 +174,8 @@ def main(argv=None) -> int:
 
     import symhmc as sh
 
-    if not numpy_reference.set_blas_threads(1):
-        print("<!-- could not pin NumPy's BLAS to 1 thread; set OPENBLAS_NUM_THREADS=1 -->", file=sys.stderr)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    pin_blas()
+    load = load_average()
     t_start = time.perf_counter()
     results: List[dict] = []
     for name in args.problems:
@@ -223,14 +193,11 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - t_start
 
     simd = sh.simd_info()
-    print(f"CPU: {_cpu_name()}, {_n_cores()} cores available (1-min load average before the run {load:.2f}); "
-          f"Python {platform.python_version()}; NumPy {np.__version__}; "
-          f"symhmc {getattr(sh, '__version__', '?')} (SIMD kernel: {simd.get('active')}); one thread everywhere")
+    print(environment_line(sh, load, suffix="one thread everywhere"))
     print()
     cols = ["problem", "chains", "sampler", "warm-up + draws", "transitions/s", "grad/s", "outside grads",
             "min ESS", "ESS/s", "speedup (transitions/s)", "ESS/s ratio"]
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "|".join(["---"] * 4 + ["---:"] * (len(cols) - 4)) + "|")
+    print(table_header(cols, "llll" + "r" * (len(cols) - 4)))
     for cell in results:
         for key in ("symhmc", "numpy"):
             r = cell[key]
@@ -240,7 +207,7 @@ def main(argv=None) -> int:
                    f"{r['ess_per_s']:,.1f}",
                    f"{r['speedup']:.1f}x" if key == "symhmc" else "",
                    f"{r['ess_ratio']:.1f}x" if key == "symhmc" else ""]
-            print("| " + " | ".join(txt) + " |")
+            print(table_row(txt))
     print()
     print(f"Sampling phase only (post-warm-up), n_steps = {args.n_steps} with length jitter 0.2 and step-size "
           f"jitter 0.1 in both samplers; NumPy runs with symhmc's adapted step sizes and metric from symhmc's "
@@ -259,11 +226,10 @@ def main(argv=None) -> int:
               f"{s['mean_agreement_se']:.1f} SE; symhmc outside-gradient share during warm-up "
               f"{100 * s['warmup_overhead']:.1f}%")
     print()
-    print("Command: python benchmarks/report_hmc.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
-                                                         if (argv if argv is not None else sys.argv[1:]) else ""))
+    print(command_line("report_hmc.py", argv))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(dict(simd=simd, cpu=_cpu_name(), load=load, results=results), fh, indent=1)
+            json.dump(dict(simd=simd, cpu=cpu_name(), load=load, results=results), fh, indent=1)
     return 0
 
 

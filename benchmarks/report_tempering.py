@@ -65,7 +65,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from types import SimpleNamespace
@@ -76,6 +75,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy_reference  # noqa: E402
 import numpy_tempering  # noqa: E402
+from _common import (bulk_ess, command_line, cpu_name, environment_line, load_average, pin_blas,  # noqa: E402
+                     table_header, table_row, timed_median)
 
 TOL = 0.3
 BUMP_INPUTS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
@@ -133,24 +134,6 @@ def make_targets(sh, name: str):
 
 
 # -- measurements -----------------------------------------------------------------------------------
-def _ess(values: np.ndarray) -> float:
-    """Bulk ESS of (chain, draw) values; NaN when constant."""
-    from arviz_stats.base import array_stats
-
-    v = np.asarray(values, dtype=np.float64)
-    if np.ptp(v) == 0:
-        return float("nan")
-    return float(array_stats.ess(v, chain_axis=0, draw_axis=1, method="bulk"))
-
-
-def _timed(fn, repeat_below: float):
-    runs = [fn()]
-    if runs[0][0] < repeat_below:
-        runs += [fn(), fn()]
-    runs.sort(key=lambda r: r[0])
-    return runs[len(runs) // 2]
-
-
 def describe(sh, name: str, draws: np.ndarray, target) -> dict:
     """Modes, shares and ESS of draws (chain, draw, P) from any sampler."""
     out = {}
@@ -163,8 +146,8 @@ def describe(sh, name: str, draws: np.ndarray, target) -> dict:
         out["n_modes"] = int(np.sum(np.array(out["shares"]) >= 0.01))
         out["n_modes_1pct"] = out["n_modes"]
         out["chains_both"] = int(np.sum((ind.mean(axis=1) > 0) & (ind.mean(axis=1) < 1)))
-        out["indicator_ess"] = _ess(ind)
-        out["pred_ess"] = _ess(x0)
+        out["indicator_ess"] = bulk_ess(ind)
+        out["pred_ess"] = bulk_ess(x0)
         return out
     from symhmc._modes import mode_census
 
@@ -177,8 +160,8 @@ def describe(sh, name: str, draws: np.ndarray, target) -> dict:
     out["shares"] = [float(np.mean(cls == k)) for k in range(3)]
     out["truth"] = [0.5, 0.5, 0.0]
     out["chains_both"] = int(np.sum(np.all([np.any(cls == k, axis=1) for k in (0, 1)], axis=0)))
-    out["indicator_ess"] = _ess(f[..., -1] - f[..., 0])  # d = f(1) - f(-1): +0.48 / -0.48 / 0 by mode
-    out["pred_ess"] = float(np.nanmin([_ess(f[..., i]) for i in range(f.shape[2])]))
+    out["indicator_ess"] = bulk_ess(f[..., -1] - f[..., 0])  # d = f(1) - f(-1): +0.48 / -0.48 / 0 by mode
+    out["pred_ess"] = float(np.nanmin([bulk_ess(f[..., i]) for i in range(f.shape[2])]))
     return out
 
 
@@ -199,7 +182,7 @@ def run_problem(sh, name: str, chains: int, warmup: int, draws: int, replicas: i
         r = sh.sample(target, init=state, draws=draws, **kw)
         return time.perf_counter() - t, r
 
-    pt_s, pt = _timed(run_pt, repeat_below)
+    pt_s, pt = timed_median(run_pt, repeat_below)
     pt_core_s = float(pt.timing["seconds"])
     rt_warm = np.asarray(warm.tempering.round_trips)
     rt_pt = np.asarray(pt.tempering.round_trips) - rt_warm  # the report counts from the start of the run
@@ -210,7 +193,7 @@ def run_problem(sh, name: str, chains: int, warmup: int, draws: int, replicas: i
         o = sampler.run(draws)
         return o.timing["seconds"], o
 
-    np_s, npo = _timed(run_np, repeat_below)
+    np_s, npo = timed_median(run_np, repeat_below)
 
     # 3. plain HMC with PT's gradient budget (warm-up + sampling)
     budget = int(warm.timing["gradient_evaluations"]) + int(pt.timing["gradient_evaluations"])
@@ -226,7 +209,7 @@ def run_problem(sh, name: str, chains: int, warmup: int, draws: int, replicas: i
         r = sh.sample(target, init=hwarm.last_state, draws=hmc_transitions - warmup, **kw)
         return time.perf_counter() - t, r
 
-    hmc_s, hmc = _timed(run_hmc, repeat_below)
+    hmc_s, hmc = timed_median(run_hmc, repeat_below)
 
     rows = {}
     rows["symhmc PT"] = dict(
@@ -297,17 +280,6 @@ def _chain_shares(sh, name, draws, target):
 
 
 # -- output -----------------------------------------------------------------------------------------
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _fmt(v, spec=",.0f", none="-"):
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return none
@@ -321,8 +293,7 @@ def print_table(results: List[dict]) -> None:
     cols = ["problem", "sampler", "chains x (warm-up + sampling)", "gradient evals", "seconds (warm-up + sampling)",
             "round trips", "round trips/s", "modes", "shares (truth)", "mode ESS", "min pred. ESS",
             "ESS/s (mode, pred.)", "speedup vs NumPy PT"]
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "|".join(["---"] * 3 + ["---:"] * 4 + ["---"] * 2 + ["---:"] * 4) + "|")
+    print(table_header(cols, "lll" + "rrrr" + "ll" + "rrrr"))
     for res in results:
         for key in ("symhmc PT", "NumPy PT", "plain HMC"):
             r = res["rows"][key]
@@ -334,7 +305,7 @@ def print_table(results: List[dict]) -> None:
                    _fmt(r["indicator_ess"]), _fmt(r["pred_ess"]),
                    f"{_fmt(r['indicator_ess_s'], ',.0f')}, {_fmt(r['pred_ess_s'], ',.0f')}",
                    f"{r['speedup']:.1f}x" if "speedup" in r else ""]
-            print("| " + " | ".join(txt) + " |")
+            print(table_row(txt))
 
 
 def print_checks(results: List[dict]) -> None:
@@ -396,9 +367,8 @@ def main(argv=None) -> int:
     import symhmc as sh
     import arviz_stats.base  # noqa: F401  (imported once here, not inside the first timed call)
 
-    if not numpy_reference.set_blas_threads(1):
-        print("<!-- could not pin NumPy's BLAS to 1 thread; set OPENBLAS_NUM_THREADS=1 -->", file=sys.stderr)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    pin_blas()
+    load = load_average()
     t_start = time.perf_counter()
     results = []
     for name in args.problems:
@@ -413,9 +383,7 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - t_start
 
     simd = sh.simd_info()
-    print(f"CPU: {_cpu_name()} (1-min load average before the run {load:.2f}); Python {platform.python_version()}; "
-          f"NumPy {np.__version__}; symhmc {getattr(sh, '__version__', '?')} (SIMD kernel: {simd.get('active')}); "
-          f"one thread everywhere")
+    print(environment_line(sh, load, suffix="one thread everywhere"))
     print()
     print_table(results)
     print()
@@ -429,11 +397,10 @@ def main(argv=None) -> int:
     print("Checks:")
     print_checks(results)
     print()
-    used = argv if argv is not None else sys.argv[1:]
-    print("Command: python benchmarks/report_tempering.py" + (" " + " ".join(used) if used else ""))
+    print(command_line("report_tempering.py", argv))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(dict(simd=simd, cpu=_cpu_name(), load=load, results=results), fh, indent=1, default=float)
+            json.dump(dict(simd=simd, cpu=cpu_name(), load=load, results=results), fh, indent=1, default=float)
     return 0
 
 

@@ -20,21 +20,14 @@ pytest.importorskip("pytest_benchmark")  # pip install pytest-benchmark (the "be
 
 import numpy_reference  # noqa: E402
 import problems  # noqa: E402
+from _common import cached_numpy_mlp, jax_logp_and_grad  # noqa: E402
 
 KS = (1, 16)
-_REFS = {}
-
-
-def _ref(p):
-    if p.name not in _REFS:
-        _REFS[p.name] = numpy_reference.NumpyMLP(p.X, p.y, hidden=p.hidden, noise=problems.NOISE,
-                                                 prior_scale=problems.PRIOR_SCALE)
-    return _REFS[p.name]
 
 
 def _check(p, th, result, rtol):
     lp, g = result
-    lp_ref, g_ref = _ref(p).logp_and_grad(np.asarray(th, dtype=np.float64))
+    lp_ref, g_ref = cached_numpy_mlp(p.name).logp_and_grad(np.asarray(th, dtype=np.float64))
     lp = np.asarray(lp, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)
     assert lp.shape == lp_ref.shape and g.shape == g_ref.shape
@@ -73,15 +66,10 @@ def test_symhmc(benchmark, name, K, dtype, threads):
 @pytest.mark.parametrize("name", problems.PROBLEMS)
 def test_numpy(benchmark, name, K):
     p = problems.get(name)
-    ref = _ref(p)
+    ref = cached_numpy_mlp(p.name)
     th = problems.positions(p, K)
-    before = numpy_reference.get_blas_threads()
-    numpy_reference.set_blas_threads(1)  # one-thread baseline, as in report_gradient.py
-    try:
+    with numpy_reference.blas_threads(1):  # one-thread baseline, as in report_gradient.py
         result = _run(benchmark, p, K, "numpy float64 1t", ref.logp_and_grad, th)
-    finally:
-        if before is not None:
-            numpy_reference.set_blas_threads(before)
     _check(p, th, result, 1e-12)
 
 
@@ -89,11 +77,8 @@ def test_numpy(benchmark, name, K):
 @pytest.mark.parametrize("name", problems.PROBLEMS)
 def test_jax(benchmark, name, K):
     pytest.importorskip("jax")
-    import jax_reference
-
     p = problems.get(name)
-    f = jax_reference.make_jax_logp_and_grad(p.X, p.y, hidden=p.hidden, noise=problems.NOISE,
-                                             prior_scale=problems.PRIOR_SCALE)
+    f = jax_logp_and_grad(p)
     th = problems.positions(p, K)
     f(th)  # compile outside the timing
     result = _run(benchmark, p, K, "jax float64 (XLA default threads)", f, th)

@@ -27,20 +27,13 @@ pytest.importorskip("pytest_benchmark")  # pip install pytest-benchmark (the "be
 import numpy_hmc  # noqa: E402
 import numpy_reference  # noqa: E402
 import problems  # noqa: E402
+from _common import bulk_ess, cached_numpy_mlp  # noqa: E402
 
 CHAINS = (1, 8)
 N_STEPS = 16
 # (warm-up, timed transitions) per problem: small, so that the smoke run is quick
 SIZES = {"sin1d": (100, 20), "diabetes": (60, 5), "wide8d": (4, 1)}
 _STATES = {}
-_REFS = {}
-
-
-def _ref(p):
-    if p.name not in _REFS:
-        _REFS[p.name] = numpy_reference.NumpyMLP(p.X, p.y, hidden=p.hidden, noise=problems.NOISE,
-                                                 prior_scale=problems.PRIOR_SCALE)
-    return _REFS[p.name]
 
 
 def _model(sh, p):
@@ -97,21 +90,16 @@ def test_symhmc_hmc(benchmark, name, chains):
 def test_numpy_hmc(benchmark, name, chains):
     sh = pytest.importorskip("symhmc")  # the step sizes and metric come from symhmc's warm-up
     p = problems.get(name)
-    ref = _ref(p)
+    ref = cached_numpy_mlp(p.name)
     state = _adapted_state(sh, p, chains)
     T = SIZES[name][1]
-    before = numpy_reference.get_blas_threads()
-    numpy_reference.set_blas_threads(1)  # one-thread baseline, as in report_hmc.py
 
     def run():
         hmc = numpy_hmc.NumpyHMC(ref.logp_and_grad, state.step_size, state.inv_metric, n_steps=N_STEPS, seed=1)
         return hmc.run(state.position, T)
 
-    try:
+    with numpy_reference.blas_threads(1):  # one-thread baseline, as in report_hmc.py
         out = benchmark(run)
-    finally:
-        if before is not None:
-            numpy_reference.set_blas_threads(before)
     assert out.draws.shape == (chains, T, p.n_params)
     assert np.all(np.isfinite(out.draws))
     steps = int(out.stats["n_steps"][0].sum())
@@ -122,8 +110,8 @@ def test_numpy_hmc(benchmark, name, chains):
 # -- the baseline is a correct sampler ------------------------------------------------------------------
 def _ess(x):
     """Bulk ESS of x (chain, draw)."""
-    array_stats = pytest.importorskip("arviz_stats.base").array_stats
-    return float(array_stats.ess(np.asarray(x, dtype=np.float64), chain_axis=0, draw_axis=1, method="bulk"))
+    pytest.importorskip("arviz_stats")
+    return bulk_ess(x)
 
 
 @pytest.mark.parametrize("vectorized", [True, False], ids=["vectorized", "per-chain"])
@@ -174,7 +162,7 @@ def test_forward_matches_symhmc():
         model = _model(sh, p)
         res = sh.sample(model, chains=2, warmup=10, draws=3, seed=3, threads=1, progress=False)
         X = p.X[:7]
-        np.testing.assert_allclose(numpy_hmc.forward(_ref(p).sizes, np.asarray(res.draws), X),
+        np.testing.assert_allclose(numpy_hmc.forward(cached_numpy_mlp(p.name).sizes, np.asarray(res.draws), X),
                                    res.function_draws(X), rtol=1e-10, atol=1e-10)
 
 

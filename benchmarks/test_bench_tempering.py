@@ -83,17 +83,12 @@ def test_numpy_pt(benchmark, name):
     _, split, _ = _targets(sh, name)
     state = _warm_state(sh, name)
     T = SIZES[name][1]
-    before = numpy_reference.get_blas_threads()
-    numpy_reference.set_blas_threads(1)
 
     def run():
         return numpy_tempering.NumpyPT.from_symhmc_state(split, state, n_steps=N_STEPS, seed=1).run(T)
 
-    try:
+    with numpy_reference.blas_threads(1):
         out = benchmark(run)
-    finally:
-        if before is not None:
-            numpy_reference.set_blas_threads(before)
     R = SIZES[name][2]
     assert out.draws.shape == (CHAINS, T, state.n_params)
     assert np.all(np.isfinite(out.draws))

@@ -78,7 +78,7 @@ class TemperingReport:
     """Diagnostics of a tempered run's sampling phase (this call's, for a resumed run).
 
     The evidence is computed on first use from ``loglik_trace``: stepping stone (Xie et al. 2011) with
-    a standard error from each term's ESS, and thermodynamic integration by the trapezoid rule on the
+    a batch-means standard error, and thermodynamic integration by the trapezoid rule on the
     schedule, whose standard error leaves out the discretization bias (often a nat or more with a
     dozen rungs: prefer stepping stone). The statistics stored with each beta = 1 draw are those of
     the HMC step at beta = 1 before that round's swaps."""
@@ -133,43 +133,46 @@ class TemperingReport:
     __repr__ = __str__
 
 
-def evidence_from_trace(betas: np.ndarray, trace: np.ndarray):
+def stepping_stone(betas: np.ndarray, trace: np.ndarray) -> float:
+    """log Z = sum_k log mean exp((beta_{k+1} - beta_k) l_k) over all draws at beta_k (Xie et al. 2011)."""
+    total = 0.0
+    for k, db in enumerate(np.diff(betas)):
+        a = db * np.where(np.isnan(trace[..., k]), -np.inf, trace[..., k]).ravel()
+        top = np.max(a)
+        total += top + math.log(np.mean(np.exp(a - top)))
+    return float(total)
+
+
+def evidence_from_trace(betas: np.ndarray, trace: np.ndarray, batches: int = 8):
     """Stepping stone and thermodynamic integration estimates of log Z from log-likelihood traces
-    (chain, transition, replica), with standard errors from each term's effective sample size."""
+    (chain, transition, replica). Stepping stone's standard error comes from batch means: the
+    estimate on each of ``batches`` consecutive blocks of every chain, whose spread carries both the
+    autocorrelation and the correlation between rungs (they share chains through swaps). Thermodynamic
+    integration's comes from each rung's ESS and leaves out the trapezoid rule's bias."""
     from ._result import _ess
 
-    if trace.shape[1] < 4:
+    C, S, R = trace.shape
+    if S < 4 * batches:
         nan = (float("nan"), float("nan"))
         return nan, nan
-    db = np.diff(betas)
-    ss, ss_var = 0.0, 0.0
-    means: list = []
-    mean_vars: list = []
-    for k in range(betas.size):
+    ss = stepping_stone(betas, trace)
+    size = S // batches
+    blocks = [stepping_stone(betas, trace[c : c + 1, b * size : (b + 1) * size]) for c in range(C) for b in range(batches)]
+    ss_se = float(np.std(blocks, ddof=1) / math.sqrt(len(blocks)))
+    means, mean_vars = np.full(R, -np.inf), np.full(R, np.inf)
+    for k in range(R):
         lk = trace[:, :, k]
-        finite = np.where(np.isfinite(lk), lk, -np.inf)
-        if k < betas.size - 1:
-            a = db[k] * finite
-            top = np.max(a)
-            w = np.exp(a - top)
-            mw = w.mean()
-            ss += top + math.log(mw)
-            ess_w = float(_ess(w[..., None], "bulk")[0]) if np.ptp(w) > 0 else w.size
-            ss_var += float(w.var(ddof=1)) / (max(ess_w, 1.0) * mw * mw)
         if np.all(np.isfinite(lk)):
-            means.append(lk.mean())
-            ess_l = float(_ess(lk[..., None], "bulk")[0]) if np.ptp(lk) > 0 else lk.size
-            mean_vars.append(float(lk.var(ddof=1)) / max(ess_l, 1.0))
-        else:
-            means.append(-np.inf)
-            mean_vars.append(np.inf)
-    m, v = np.array(means), np.array(mean_vars)
-    weights = np.zeros(betas.size)  # trapezoid weights
+            means[k] = lk.mean()
+            ess = float(_ess(lk[..., None], "bulk")[0]) if np.ptp(lk) > 0 else lk.size
+            mean_vars[k] = float(lk.var(ddof=1)) / max(ess, 1.0)
+    db = np.diff(betas)
+    weights = np.zeros(R)  # trapezoid weights
     weights[:-1] += db / 2
     weights[1:] += db / 2
-    ti = float(np.sum(weights * m))
-    ti_se = float(np.sqrt(np.sum(weights**2 * v)))
-    return (float(ss), float(math.sqrt(ss_var))), (ti, ti_se)
+    ti = float(np.sum(weights * means))
+    ti_se = float(np.sqrt(np.sum(weights**2 * mean_vars)))
+    return (ss, ss_se), (ti, ti_se)
 
 
 def pilot_schedule(pilot_betas: np.ndarray, rejection: np.ndarray) -> np.ndarray:
