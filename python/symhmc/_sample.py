@@ -73,8 +73,9 @@ def sample(
     progress : show a tqdm progress bar when tqdm is installed.
     init : None (a target-specific default: a shrunk prior draw for an MLP), an array (chains, P)
         or (P,), or the ``last_state`` of an earlier result to continue that run exactly: chains,
-        warm-up progress, step sizes, metric and seed then come from the state, and the draws equal
-        those an uninterrupted run would have made.
+        warm-up progress, step sizes, metric, seed and tempering then come from the state, the other
+        options from this call, and with the same options the draws equal those an uninterrupted
+        run would have made.
     canonicalize : map every stored draw to the canonical representative of its symmetry orbit,
         inside the compiled loop (default: True when the target declares a symmetry, i.e. an MLP
         with hidden layers). The chains themselves move continuously and the metric is tied over
@@ -166,7 +167,7 @@ class _Run:
             return warmup_left
         return warmup_left + max(0, first_stored + (self.n_draws - 1) * self.thin + 1 - sampled_before)
 
-    def execute(self, call, n_transitions: int, label: str = "HMC"):
+    def execute(self, call, n_transitions: int):
         bar = _progress_bar(self.progress, n_transitions, self.chains)
         callback = None
         if bar is not None:
