@@ -77,8 +77,6 @@ Split plan_split(const MlpLayout& L, const kernels::KernelSet<T>& ks, std::size_
   Split s;
   const std::size_t W = std::size_t(ks.lanes), P = std::size_t(L.n_weights);
   const std::size_t macs = std::max<std::int64_t>(1, L.macs_per_row());
-  // Positions in lanes keeps W copies of the parameters and gradients: worth it while they stay in cache.
-  const bool narrow = W > 1 && P * W * sizeof(T) * 2 <= (std::size_t(256) << 10);
   // Rows in lanes (one position per task) pads nothing but the last row vector, where the single kernel
   // pads every layer's units to a multiple of W; it holds per-lane gradients (P x W), so it is used while
   // those stay a moderate workspace and it does fewer multiply-adds than the single kernel.
@@ -86,18 +84,20 @@ Split plan_split(const MlpLayout& L, const kernels::KernelSet<T>& ks, std::size_
   for (int l = 1; l <= L.n_layers; ++l)
     padded += std::size_t(L.sizes[l - 1]) * ((std::size_t(L.sizes[l]) + W - 1) / W * W);
   const bool rows = W > 1 && P * W * sizeof(T) <= (std::size_t(8) << 20) && (N + W - 1) / W * W * macs <= N * padded;
+  // Positions in lanes (one position per lane, the lane kernel's other mode) gives every position bitwise
+  // the result it gets alone, so both modes may be mixed; it keeps W copies of the (W-lane) gradients.
+  const bool narrow = rows && P * W * sizeof(T) * 2 <= (std::size_t(256) << 10);
   std::size_t k = 0;
   if (narrow)  // full groups of positions in lanes, then the rest one by one
     for (; k + W <= K; k += W) s.groups.push_back({k, W, true, false});
   for (; k < K; ++k) s.groups.push_back({k, 1, rows, rows});
   // Rows per task: at least ~64k multiply-adds, and with lanes enough rows that the fixed cost of a task
   // (moving or summing P x W per-lane parameters and gradients) stays at a few percent; at most 16
-  // chunks, enough tasks for 32 threads.
+  // chunks. The chunks depend on the problem only (not on K, nor on the threads): a position's result
+  // is the same whatever batch it is evaluated in.
   std::size_t min_rows = std::max<std::size_t>(32, (std::size_t(1) << 16) / macs);
-  if (narrow || rows) min_rows = std::max(min_rows, 80 * P * W / macs);
-  const std::size_t ng = s.groups.size();
-  std::size_t want = std::max<std::size_t>(1, (32 + ng - 1) / ng);
-  want = std::min<std::size_t>({want, 16, std::max<std::size_t>(1, N / min_rows)});
+  if (rows) min_rows = std::max(min_rows, 120 * P * W / macs);
+  const std::size_t want = std::min<std::size_t>(16, std::max<std::size_t>(1, N / min_rows));
   s.rows_per_chunk = (N + want - 1) / want;
   s.rows_per_chunk = (s.rows_per_chunk + 31) / 32 * 32;
   s.n_chunks = (N + s.rows_per_chunk - 1) / s.rows_per_chunk;

@@ -371,6 +371,30 @@ struct SingleKernel {
   }
 };
 
+// g *= act'(z), with the derivative from the activation value a (tanh, sigmoid, relu) or stored in d.
+template <class S>
+SYMHMC_INLINE void backprop_derivative(Activation act, typename S::V* g, const typename S::V* a,
+                                       const typename S::V* d, long n) {
+  typedef typename S::I I;
+  switch (act) {
+    case Activation::tanh:
+      for (long i = 0; i < n; ++i) g[i] *= 1 - a[i] * a[i];
+      break;
+    case Activation::sigmoid:
+      for (long i = 0; i < n; ++i) g[i] *= a[i] * (1 - a[i]);
+      break;
+    case Activation::relu:
+      for (long i = 0; i < n; ++i) g[i] = S::select((I)(a[i] > 0), g[i], S::zero());
+      break;
+    case Activation::silu:
+    case Activation::gelu:
+      for (long i = 0; i < n; ++i) g[i] *= d[i];
+      break;
+    case Activation::identity:
+      break;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Feature-major products for the lane kernel. A layer's values for one block of data are stored
 // [unit][slot] with n slots per unit (a slot is one vector of W lanes). All three products of
@@ -385,14 +409,7 @@ struct FGemm {
   typedef typename S::V V;
   typedef typename S::I I;
   enum Init { kZero = 0, kAccumulate = 1, kBias = 2 };
-  enum Epilogue { kPlain = 0, kDeriv = 1, kDeferTanh = 2 };
-
-  // kDeferTanh: the outputs get tanh (scaled argument), applied one vector at a time inside the
-  // multiply-add loop of the next tile, where it uses the pipes the FMAs leave idle.
-  struct Deferred {
-    V* ptr[64];
-    int n = 0, next = 0;
-  };
+  enum Epilogue { kPlain = 0, kDeriv = 1 };
 
   struct Args {
     const T* src;  // src(o, c) at src[o * so + c * sc] (scalars) or src[(o * so + c * sc) * W] (vectors)
@@ -407,7 +424,6 @@ struct FGemm {
     Activation act;
     const V *a, *d;
     V* gb;
-    Deferred* defer;
   };
 
   template <bool VecSrc>
@@ -416,45 +432,19 @@ struct FGemm {
     return S::set1(p[i]);
   }
 
-  template <int RB, int JB, int Ep>
-  static SYMHMC_INLINE void epilogue(const Args& g, V (&acc)[RB][JB], long o0, long j0) {
-    if (Ep == kDeriv) {
-      const V* a = g.a + o0 * g.os + j0;
-      switch (g.act) {
-        case Activation::tanh:
-          for (int r = 0; r < RB; ++r)
-            for (int j = 0; j < JB; ++j) {
-              const V x = a[r * g.os + j];
-              acc[r][j] *= 1 - x * x;
-            }
-          break;
-        case Activation::sigmoid:
-          for (int r = 0; r < RB; ++r)
-            for (int j = 0; j < JB; ++j) {
-              const V x = a[r * g.os + j];
-              acc[r][j] *= x * (1 - x);
-            }
-          break;
-        case Activation::relu:
-          for (int r = 0; r < RB; ++r)
-            for (int j = 0; j < JB; ++j) acc[r][j] = S::select((I)(a[r * g.os + j] > 0), acc[r][j], S::zero());
-          break;
-        case Activation::silu:
-        case Activation::gelu: {
-          const V* d = g.d + o0 * g.os + j0;
-          for (int r = 0; r < RB; ++r)
-            for (int j = 0; j < JB; ++j) acc[r][j] *= d[r * g.os + j];
-          break;
-        }
-        case Activation::identity:
-          break;
+  // kDeriv, on a stored tile: out *= act'(z), then the row sums go to the bias gradient. Out of line and
+  // over run-time tile sizes (one copy instead of one per tile shape; the tile is still in L1).
+  static __attribute__((noinline)) void epilogue_deriv(const Args& g, long o0, long j0, int rb, int jb) {
+    for (int r = 0; r < rb; ++r) {
+      V* out = g.out + (o0 + r) * g.os + j0;
+      const V* a = g.a + (o0 + r) * g.os + j0;
+      const V* d = g.d ? g.d + (o0 + r) * g.os + j0 : nullptr;
+      backprop_derivative<S>(g.act, out, a, d, jb);
+      if (g.gb) {
+        V s = out[0];
+        for (int j = 1; j < jb; ++j) s += out[j];
+        g.gb[o0 + r] += s;
       }
-      if (g.gb)
-        for (int r = 0; r < RB; ++r) {
-          V s = acc[r][0];
-          for (int j = 1; j < JB; ++j) s += acc[r][j];
-          g.gb[o0 + r] += s;
-        }
     }
   }
 
@@ -468,91 +458,91 @@ struct FGemm {
     }
   }
 
-  template <int RB, int JB, bool VecSrc, int In, int Ep>
-  static SYMHMC_INLINE void tile(const Args& g, long o0, long j0) {
+  // The initialisation (zero, accumulate, bias) and the epilogue are chosen per tile at run time: one
+  // branch per tile, and far fewer instantiations than template parameters would make.
+  template <int RB, int JB, bool VecSrc>
+  static SYMHMC_INLINE void tile(const Args& g, int init, int epi, long o0, long j0) {
     V acc[RB][JB];
     V* out = g.out;
     const long os = g.os, so = g.so, sc = g.sc, mc = g.mc, mj = g.mj, n_c = g.n_c;
-    for (int r = 0; r < RB; ++r) {
-      const V b = In == kBias ? src_at<VecSrc>(g.bias, o0 + r) : S::zero();
-      for (int j = 0; j < JB; ++j) acc[r][j] = In == kAccumulate ? out[(o0 + r) * os + j0 + j] : b;
+    if (init == kAccumulate) {
+      for (int r = 0; r < RB; ++r)
+        for (int j = 0; j < JB; ++j) acc[r][j] = out[(o0 + r) * os + j0 + j];
+    } else {
+      for (int r = 0; r < RB; ++r) {
+        const V b = init == kBias ? src_at<VecSrc>(g.bias, o0 + r) : S::zero();
+        for (int j = 0; j < JB; ++j) acc[r][j] = b;
+      }
     }
     const T* sp = VecSrc ? g.src + o0 * so * W : g.src + o0 * so;
     const V* mp = g.M + j0 * mj;
     const long sstep = VecSrc ? sc * W : sc;
-    long c = 0;
-    if (Ep == kDeferTanh) {  // spread the pending activations over the loop
-      Deferred& df = *g.defer;
-      const long pend = df.n - df.next;
-      for (long q = 0; q < pend; ++q) {
-        const long ce = (q + 1) * n_c / pend;
-        for (; c < ce; ++c, sp += sstep, mp += mc) madd<RB, JB, VecSrc>(acc, sp, so, mp, mj);
-        S::template tanh_scaled_n<1>(df.ptr[df.next++]);
-      }
+    for (long c = 0; c < n_c; ++c, sp += sstep, mp += mc) madd<RB, JB, VecSrc>(acc, sp, so, mp, mj);
+    if (epi == kDeriv && g.act == Activation::tanh) {  // tanh in registers; the others out of line
+      const V* a = g.a + o0 * os + j0;
+      for (int r = 0; r < RB; ++r)
+        for (int j = 0; j < JB; ++j) acc[r][j] *= 1 - a[r * os + j] * a[r * os + j];
+      if (g.gb)
+        for (int r = 0; r < RB; ++r) {
+          V s = acc[r][0];
+          for (int j = 1; j < JB; ++j) s += acc[r][j];
+          g.gb[o0 + r] += s;
+        }
+      epi = kPlain;
     }
-    for (; c < n_c; ++c, sp += sstep, mp += mc) madd<RB, JB, VecSrc>(acc, sp, so, mp, mj);
-    epilogue<RB, JB, Ep>(g, acc, o0, j0);
     for (int r = 0; r < RB; ++r)
       for (int j = 0; j < JB; ++j) out[(o0 + r) * os + j0 + j] = acc[r][j];
-    if (Ep == kDeferTanh) {
-      Deferred& df = *g.defer;
-      df.n = df.next = 0;
-      for (int r = 0; r < RB; ++r)
-        for (int j = 0; j < JB; ++j) df.ptr[df.n++] = out + (o0 + r) * os + j0 + j;
-    }
+    if (epi == kDeriv) epilogue_deriv(g, o0, j0, RB, JB);
   }
 
-  // Applies what is still pending (after the last tile).
-  static void flush(Deferred& df) {
-    while (df.next + 4 <= df.n) {
-      V t[4];
-      for (int u = 0; u < 4; ++u) t[u] = *df.ptr[df.next + u];
-      S::template tanh_scaled_n<4>(t);
-      for (int u = 0; u < 4; ++u) *df.ptr[df.next + u] = t[u];
-      df.next += 4;
-    }
-    for (; df.next < df.n; ++df.next) S::template tanh_scaled_n<1>(df.ptr[df.next]);
-    df.n = df.next = 0;
-  }
-
-  template <int RB, int TV, bool VecSrc, int In, int Ep>
-  static SYMHMC_INLINE void strip(const Args& g, long o0, long n_j) {
+  template <int RB, bool VecSrc>
+  static SYMHMC_INLINE void strip(const Args& g, int init, int epi, long o0, long n_j) {
+    constexpr int TV = kTileVecs;
     long j = 0;
-    for (; j + TV <= n_j; j += TV) tile<RB, TV, VecSrc, In, Ep>(g, o0, j);
+    for (; j + TV <= n_j; j += TV) tile<RB, TV, VecSrc>(g, init, epi, o0, j);
     switch (n_j - j) {
-      case 1: tile<RB, 1, VecSrc, In, Ep>(g, o0, j); break;
+      case 1: tile<RB, 1, VecSrc>(g, init, epi, o0, j); break;
       case 2:
-        if constexpr (TV > 2) tile<RB, 2, VecSrc, In, Ep>(g, o0, j);
+        if constexpr (TV > 2) tile<RB, 2, VecSrc>(g, init, epi, o0, j);
         break;
       case 3:
-        if constexpr (TV > 3) tile<RB, 3, VecSrc, In, Ep>(g, o0, j);
+        if constexpr (TV > 3) tile<RB, 3, VecSrc>(g, init, epi, o0, j);
         break;
       default: break;
     }
   }
 
-  // out(o, j) for o < n_o, j < n_j, in tiles of TR x TV accumulators.
-  template <bool VecSrc, int In, int Ep = kPlain, int TR = kTileRows, int TV = kTileVecs>
-  static void run(const Args& g, long n_o, long n_j) {
-    static_assert(TV <= 4 && TR <= 8, "tile");
+  // out(o, j) for o < n_o, j < n_j, in tiles of kTileRows x kTileVecs accumulators.
+  template <bool VecSrc>
+  static void run(const Args& g, int init, int epi, long n_o, long n_j) {
+    constexpr int TR = kTileRows;
+    static_assert(kTileVecs <= 4 && TR <= 8, "tile");
+    // Full strips of TR rows, except that a thin last strip (8 rows: 6 + 2) is evened out with the
+    // others (4 + 4): a thin strip loads nearly as much per multiply-add as it computes.
+    const long strips = (n_o + TR - 1) / TR;
+    const bool even = n_o > TR && n_o % TR != 0 && n_o % TR < TR / 2;
     long o = 0;
-    for (; o + TR <= n_o; o += TR) strip<TR, TV, VecSrc, In, Ep>(g, o, n_j);
-    switch (n_o - o) {
-#define SYMHMC_REM(k)                                                      \
+    for (long k = 0; k < strips; ++k) {
+      const long left = n_o - o;
+      const long h = even ? left / (strips - k) + (left % (strips - k) != 0) : (left < TR ? left : TR);
+      switch (h) {
+#define SYMHMC_STRIP(k)                                                    \
   case k:                                                                  \
-    if constexpr (TR > k) strip<k, TV, VecSrc, In, Ep>(g, o, n_j); \
+    if constexpr (TR >= k) strip<k, VecSrc>(g, init, epi, o, n_j); \
     break;
-      SYMHMC_REM(1)
-      SYMHMC_REM(2)
-      SYMHMC_REM(3)
-      SYMHMC_REM(4)
-      SYMHMC_REM(5)
-      SYMHMC_REM(6)
-      SYMHMC_REM(7)
-#undef SYMHMC_REM
-      default: break;
+        SYMHMC_STRIP(1)
+        SYMHMC_STRIP(2)
+        SYMHMC_STRIP(3)
+        SYMHMC_STRIP(4)
+        SYMHMC_STRIP(5)
+        SYMHMC_STRIP(6)
+        SYMHMC_STRIP(7)
+        SYMHMC_STRIP(8)
+#undef SYMHMC_STRIP
+        default: break;
+      }
+      o += h;
     }
-    if (Ep == kDeferTanh) flush(*g.defer);
   }
 };
 
@@ -585,31 +575,13 @@ SYMHMC_INLINE void activate_values(Activation act, typename S::V* z, typename S:
   }
 }
 
-// g *= act'(z), with the derivative from the activation value a (tanh, sigmoid, relu) or stored in d.
+// activate_values out of line (the fused kernel's non-tanh instantiations call it).
 template <class S>
-SYMHMC_INLINE void backprop_derivative(Activation act, typename S::V* g, const typename S::V* a,
-                                       const typename S::V* d, long n) {
-  typedef typename S::I I;
-  switch (act) {
-    case Activation::tanh:
-      for (long i = 0; i < n; ++i) g[i] *= 1 - a[i] * a[i];
-      break;
-    case Activation::sigmoid:
-      for (long i = 0; i < n; ++i) g[i] *= a[i] * (1 - a[i]);
-      break;
-    case Activation::relu:
-      for (long i = 0; i < n; ++i) g[i] = S::select((I)(a[i] > 0), g[i], S::zero());
-      break;
-    case Activation::silu:
-    case Activation::gelu:
-      for (long i = 0; i < n; ++i) g[i] *= d[i];
-      break;
-    case Activation::identity:
-      break;
-  }
+__attribute__((noinline)) void activate_other(Activation act, typename S::V* z, typename S::V* d, long n) {
+  activate_values<S>(act, z, d, n);
 }
 
-constexpr long kLaneSlots = 16;  // slots (vectors) per block of the lane kernel
+constexpr long kLaneSlots = 48;  // slots (vectors) per block of the lane kernel
 
 // ---------------------------------------------------------------------------------------------------
 // Lane kernel: every scalar of back-propagation becomes a vector of W independent lanes, so nothing is
@@ -628,7 +600,7 @@ struct LaneKernel {
   typedef FGemm<T, W> G;
 
   struct Buffers {
-    V *theta, *grad;  // n_weights vectors each (theta: positions in lanes only)
+    V *theta, *grad;  // n_weights vectors (theta: positions in lanes only; grad: one copy per pass)
     V *x, *y;         // one block: d_0 x slots inputs, targets (d_L x slots gaussian, else 1 x slots)
     V* valid;         // per slot: all-ones lanes hold a data row
     V *a[kMaxLayers + 1], *d[kMaxLayers + 1];  // activations (a[L]: outputs); stored derivatives
@@ -648,7 +620,9 @@ struct LaneKernel {
     for (int l = 0; l <= L.n_layers; ++l) max_d = L.sizes[l] > max_d ? L.sizes[l] : max_d;
     const std::size_t R = kLaneSlots;
     B.theta = vecs(std::size_t(L.n_weights));
-    B.grad = vecs(std::size_t(L.n_weights));
+    // positions in lanes (narrow nets, see plan_split) keep one gradient copy per row residue
+    const bool narrow = std::size_t(L.n_weights) * W * sizeof(T) * 2 <= (std::size_t(256) << 10);
+    B.grad = vecs(std::size_t(L.n_weights) * (narrow ? W : 1));
     B.x = vecs(R * L.sizes[0]);
     B.y = vecs(R * L.sizes[L.n_layers]);
     B.valid = vecs(R);
@@ -668,7 +642,9 @@ struct LaneKernel {
   // One hidden layer with a narrow input and output: the whole forward and backward pass of a group of
   // slots runs unit by unit in registers (no activation passes over memory, the output layer's sums and
   // the gradients of both layers accumulated on the fly).
-  static constexpr long kFusedMaxOut = 8, kFusedMaxIn = 64;
+  // (One output: regression on one target, binary classification. Wider outputs take the general path,
+  // which keeps the number of instantiations, and the build time, down.)
+  static constexpr long kFusedMaxOut = 1, kFusedMaxIn = 64;
   static bool fused(const MlpLayout& L) {
     return L.n_layers == 2 && L.sizes[2] <= kFusedMaxOut && L.sizes[0] <= kFusedMaxIn;
   }
@@ -686,48 +662,128 @@ struct LaneKernel {
     return S::set1(p[i]);
   }
 
-  // Forward of units [j, j + UJ) for U slots: z = b_1 + x W_1, a = act(z) (stored), f += a W_2.
-  template <bool VecW, int U, int UJ, int D, int DM>
+  // Forward of units [j, j + UJ) for U slots: z = b_1 + x W_1 (UJ x U accumulators: per input, U loads
+  // and UJ broadcasts feed UJ * U multiply-adds), a = act(z) stored, f += a W_2.
+  template <bool VecW, int U, int UJ, int D, bool Tanh, int DM>
   static SYMHMC_INLINE void fused_forward_units(const Fused& F, const V* x, V* a1, V* d1, long j, V (&f)[DM][U]) {
     const MlpLayout& L = *F.L;
     const long d0 = L.sizes[0], H = L.sizes[1], n = F.n;
     const long Dn = D > 0 ? D : L.sizes[2];
     const Activation act = L.activation;
-    V z[UJ * U];
+    V z[UJ][U];
     for (int k = 0; k < UJ; ++k) {
       const V b = wt<VecW>(F.b1, j + k);
-      for (int u = 0; u < U; ++u) z[k * U + u] = b;
+      for (int u = 0; u < U; ++u) z[k][u] = b;
     }
-    for (long i = 0; i < d0; ++i)
+    for (long i = 0; i < d0; ++i) {
+      V xu[U];
+      for (int u = 0; u < U; ++u) xu[u] = x[i * n + u];
       for (int k = 0; k < UJ; ++k) {
         const V w = wt<VecW>(F.w1, i * H + j + k);
-        for (int u = 0; u < U; ++u) z[k * U + u] += w * x[i * n + u];
+        for (int u = 0; u < U; ++u) z[k][u] += w * xu[u];
       }
-    if (act == Activation::tanh) {
-      if (F.scaled)
-        S::template tanh_scaled_n<UJ * U>(z);
-      else
-        S::template tanh_n<UJ * U>(z, nullptr);
-    } else {
-      for (int k = 0; k < UJ; ++k) activate_values<S>(act, z + k * U, d1 ? d1 + (j + k) * n : nullptr, U);
+    }
+    constexpr int KB = U >= 4 ? 1 : (4 + U - 1) / U < UJ ? (4 + U - 1) / U : UJ;  // units per batch
+    if constexpr (KB == UJ) {  // one batch: straight from the registers
+      V* t = &z[0][0];
+      if constexpr (Tanh) {
+        if (F.scaled)
+          S::template tanh_scaled_n<UJ * U>(t);
+        else
+          S::template tanh_n<UJ * U>(t, nullptr);
+      } else {
+        for (int k = 0; k < UJ; ++k) activate_other<S>(act, t + k * U, d1 ? d1 + (j + k) * n : nullptr, U);
+      }
+      for (int k = 0; k < UJ; ++k)
+        for (int u = 0; u < U; ++u) a1[(j + k) * n + u] = z[k][u];
+      for (int k = 0; k < UJ; ++k)
+        for (long o = 0; o < Dn; ++o) {
+          const V w = wt<VecW>(F.w2, (j + k) * Dn + o);
+          for (int u = 0; u < U; ++u) f[o][u] += z[k][u] * w;
+        }
+      return;
     }
     for (int k = 0; k < UJ; ++k)
-      for (int u = 0; u < U; ++u) a1[(j + k) * n + u] = z[k * U + u];
-    for (int k = 0; k < UJ; ++k)
-      for (long o = 0; o < Dn; ++o) {
-        const V w = wt<VecW>(F.w2, (j + k) * Dn + o);
-        for (int u = 0; u < U; ++u) f[o][u] += z[k * U + u] * w;
+      for (int u = 0; u < U; ++u) a1[(j + k) * n + u] = z[k][u];
+    // activation in batches of >= 4 vectors, from memory (keeps the registers for the batch)
+    for (int k0 = 0; k0 < UJ; k0 += KB) {
+      constexpr int NB = KB * U;
+      V t[NB];
+      const int kn = k0 + KB <= UJ ? KB : UJ - k0;
+      for (int k = 0; k < KB; ++k)
+        for (int u = 0; u < U; ++u) t[k * U + u] = k < kn ? a1[(j + k0 + k) * n + u] : S::zero();
+      if constexpr (Tanh) {
+        if (F.scaled)
+          S::template tanh_scaled_n<NB>(t);
+        else
+          S::template tanh_n<NB>(t, nullptr);
+      } else {
+        for (int k = 0; k < kn; ++k) activate_other<S>(act, t + k * U, d1 ? d1 + (j + k0 + k) * n : nullptr, U);
       }
+      for (int k = 0; k < kn; ++k)
+        for (int u = 0; u < U; ++u) a1[(j + k0 + k) * n + u] = t[k * U + u];
+      for (int k = 0; k < kn; ++k)
+        for (long o = 0; o < Dn; ++o) {
+          const V w = wt<VecW>(F.w2, (j + k0 + k) * Dn + o);
+          for (int u = 0; u < U; ++u) f[o][u] += t[k * U + u] * w;
+        }
+    }
   }
 
-  template <bool VecW, int U, int D>  // D = 0: output width known at run time only
-  static SYMHMC_INLINE V fused_group(const Fused& F, long v0) {
+  // Backward of units [j, j + UJ) for U slots, given the output gradient g.
+  template <bool VecW, int U, int UJ, int D, bool Tanh, int DM>
+  static SYMHMC_INLINE void fused_backward_units(const Fused& F, const V* x, const V* a1, const V* d1, long j,
+                                                 const V (&g)[DM][U]) {
     const MlpLayout& L = *F.L;
     const Buffers& B = *F.B;
     const long d0 = L.sizes[0], H = L.sizes[1], n = F.n;
     const long Dn = D > 0 ? D : L.sizes[2];
+    V* gW1 = B.grad + L.w_offset[0];
+    V* gb1 = B.grad + L.b_offset[0];
+    V* gW2 = B.grad + L.w_offset[1];
+    V gh[UJ][U];
+    for (int k = 0; k < UJ; ++k) {
+      V t[U];
+      for (int u = 0; u < U; ++u) t[u] = a1[(j + k) * n + u];
+      for (long o = 0; o < Dn; ++o) {
+        const long p = (j + k) * Dn + o;
+        V acc = gW2[p];
+        for (int u = 0; u < U; ++u) acc += t[u] * g[o][u];
+        gW2[p] = acc;
+        const V w = wt<VecW>(F.w2, p);
+        if (o == 0)
+          for (int u = 0; u < U; ++u) gh[k][u] = w * g[0][u];
+        else
+          for (int u = 0; u < U; ++u) gh[k][u] += w * g[o][u];
+      }
+      if constexpr (Tanh)
+        for (int u = 0; u < U; ++u) gh[k][u] *= 1 - t[u] * t[u];
+      else
+        backprop_derivative<S>(L.activation, gh[k], t, d1 ? d1 + (j + k) * n : nullptr, U);
+      V s = gb1[j + k];
+      for (int u = 0; u < U; ++u) s += gh[k][u];
+      gb1[j + k] = s;
+    }
+    for (long i = 0; i < d0; ++i) {
+      V xu[U];
+      for (int u = 0; u < U; ++u) xu[u] = x[i * n + u];
+      for (int k = 0; k < UJ; ++k) {
+        V acc = gW1[i * H + j + k];
+        for (int u = 0; u < U; ++u) acc += xu[u] * gh[k][u];
+        gW1[i * H + j + k] = acc;
+      }
+    }
+  }
+
+  // U slots; units in tiles of UJ (4 for wide inputs: fewer loads per multiply-add; few inputs: 4 / U).
+  template <bool VecW, int U, int D, bool WideIn, bool Tanh>  // D = 0: output width known at run time only
+  static SYMHMC_INLINE V fused_group(const Fused& F, long v0) {
+    const MlpLayout& L = *F.L;
+    const Buffers& B = *F.B;
+    const long H = L.sizes[1], n = F.n;
+    const long Dn = D > 0 ? D : L.sizes[2];
     constexpr int DM = D > 0 ? D : int(kFusedMaxOut);
-    const Activation act = L.activation;
+    constexpr int UJ = WideIn ? 4 : (4 + U - 1) / U;  // units per tile
     V f[DM][U], g[DM][U];
     for (long o = 0; o < Dn; ++o) {
       const V b = wt<VecW>(F.b2, o);
@@ -736,84 +792,84 @@ struct LaneKernel {
     V* a1 = B.a[1] + v0;
     V* d1 = B.d[1] ? B.d[1] + v0 : nullptr;
     const V* x = B.x + v0;
-    // Forward, UJ units at a time so that U * UJ (>= 4) independent activations are in flight.
-    constexpr int UJ = U >= 4 ? 1 : U == 1 ? 4 : 2;
     long j = 0;
-    for (; j + UJ <= H; j += UJ) fused_forward_units<VecW, U, UJ, D>(F, x, a1, d1, j, f);
-    for (; j < H; ++j) fused_forward_units<VecW, U, 1, D>(F, x, a1, d1, j, f);
+    for (; j + UJ <= H; j += UJ) fused_forward_units<VecW, U, UJ, D, Tanh>(F, x, a1, d1, j, f);
+    switch (H - j) {
+      case 1: fused_forward_units<VecW, U, 1, D, Tanh>(F, x, a1, d1, j, f); break;
+      case 2:
+        if constexpr (UJ > 2) fused_forward_units<VecW, U, 2, D, Tanh>(F, x, a1, d1, j, f);
+        break;
+      case 3:
+        if constexpr (UJ > 3) fused_forward_units<VecW, U, 3, D, Tanh>(F, x, a1, d1, j, f);
+        break;
+      default: break;
+    }
     const V stat = loss(L, U, &f[0][0], U, B.y + v0, n, B.valid + v0, F.inv_var, &g[0][0], U);
     if (!F.grad) return stat;
-    V* gW1 = B.grad + L.w_offset[0];
-    V* gb1 = B.grad + L.b_offset[0];
-    V* gW2 = B.grad + L.w_offset[1];
     V* gb2 = B.grad + L.b_offset[1];
     for (long o = 0; o < Dn; ++o) {
       V s = gb2[o];
       for (int u = 0; u < U; ++u) s += g[o][u];
       gb2[o] = s;
     }
-    for (long j = 0; j < H; ++j) {
-      V t[U], gh[U];
-      for (int u = 0; u < U; ++u) t[u] = a1[j * n + u];
-      for (long o = 0; o < Dn; ++o) {
-        V acc = gW2[j * Dn + o];
-        for (int u = 0; u < U; ++u) acc += t[u] * g[o][u];
-        gW2[j * Dn + o] = acc;
-        const V w = wt<VecW>(F.w2, j * Dn + o);
-        if (o == 0)
-          for (int u = 0; u < U; ++u) gh[u] = w * g[0][u];
-        else
-          for (int u = 0; u < U; ++u) gh[u] += w * g[o][u];
-      }
-      backprop_derivative<S>(act, gh, t, d1 ? d1 + j * n : nullptr, U);
-      V s = gb1[j];
-      for (int u = 0; u < U; ++u) s += gh[u];
-      gb1[j] = s;
-      for (long i = 0; i < d0; ++i) {
-        V acc = gW1[i * H + j];
-        for (int u = 0; u < U; ++u) acc += x[i * n + u] * gh[u];
-        gW1[i * H + j] = acc;
-      }
-    }
-    return stat;
-  }
-
-  template <bool VecW, int D>
-  static V fused_block(const Fused& F) {
-    V stat = S::zero();
-    long v = 0;
-    for (; v + 4 <= F.n; v += 4) stat += fused_group<VecW, 4, D>(F, v);
-    switch (F.n - v) {
-      case 1: stat += fused_group<VecW, 1, D>(F, v); break;
-      case 2: stat += fused_group<VecW, 2, D>(F, v); break;
-      case 3: stat += fused_group<VecW, 3, D>(F, v); break;
+    j = 0;
+    for (; j + UJ <= H; j += UJ) fused_backward_units<VecW, U, UJ, D, Tanh>(F, x, a1, d1, j, g);
+    switch (H - j) {
+      case 1: fused_backward_units<VecW, U, 1, D, Tanh>(F, x, a1, d1, j, g); break;
+      case 2:
+        if constexpr (UJ > 2) fused_backward_units<VecW, U, 2, D, Tanh>(F, x, a1, d1, j, g);
+        break;
+      case 3:
+        if constexpr (UJ > 3) fused_backward_units<VecW, U, 3, D, Tanh>(F, x, a1, d1, j, g);
+        break;
       default: break;
     }
     return stat;
   }
 
-  // Loads the next block of data feature-major; returns the number of slots filled.
-  static long load_block(const LikelihoodTask<T>& t, const Buffers& B, long r) {
+  template <bool VecW, int D, bool WideIn, bool Tanh>
+  static V fused_block(const Fused& F) {
+    V stat = S::zero();
+    long v = 0;
+    for (; v + 4 <= F.n; v += 4) stat += fused_group<VecW, 4, D, WideIn, Tanh>(F, v);
+    for (; v < F.n; ++v) stat += fused_group<VecW, 1, D, false, Tanh>(F, v);
+    return stat;
+  }
+  template <bool VecW, bool Tanh>
+  static V fused_block_act(const Fused& F) {
+    const bool wide = F.L->sizes[0] > 2;
+    return wide ? fused_block<VecW, 1, true, Tanh>(F) : fused_block<VecW, 1, false, Tanh>(F);
+  }
+  template <bool VecW>
+  static V fused_block_any(const Fused& F) {  // tanh inlined; the other activations out of line
+    return F.L->activation == Activation::tanh ? fused_block_act<VecW, true>(F) : fused_block_act<VecW, false>(F);
+  }
+
+  // Loads slots [s0, s0 + n) of the task feature-major. Rows in lanes: slot s holds rows r0 + s W + lane.
+  // Positions in lanes (pass `res`): slot s holds row r0 + res + s W in every lane, so that each position
+  // meets its rows in the same slots, blocks and order as with rows in lanes. Lanes or slots past the end
+  // hold zeros and are marked invalid.
+  static void load_block(const LikelihoodTask<T>& t, const Buffers& B, long s0, long n, long res) {
     const MlpLayout& L = *t.layout;
-    const long d0 = L.sizes[0], dout = L.sizes[L.n_layers], r1 = long(t.r1);
+    const long d0 = L.sizes[0], dout = L.sizes[L.n_layers], r0 = long(t.r0), r1 = long(t.r1);
     const long ny = L.likelihood == Likelihood::gaussian ? dout : 1;
-    if (!t.rows_in_lanes) {  // every lane sees the same row
-      const long n = (r1 - r) < kLaneSlots ? (r1 - r) : kLaneSlots;
+    if (!t.rows_in_lanes) {
       for (long v = 0; v < n; ++v) {
-        for (long i = 0; i < d0; ++i) B.x[i * n + v] = S::set1(t.X[(r + v) * d0 + i]);
-        for (long o = 0; o < ny; ++o) B.y[o * n + v] = S::set1(t.y[(r + v) * ny + o]);
-        B.valid[v] = S::from_bits(I{} - 1);
+        const long row = r0 + res + (s0 + v) * W;
+        const bool in = row < r1;
+        for (long i = 0; i < d0; ++i) B.x[i * n + v] = S::set1(in ? t.X[row * d0 + i] : T(0));
+        for (long o = 0; o < ny; ++o) B.y[o * n + v] = S::set1(in ? t.y[row * ny + o] : T(0));
+        B.valid[v] = in ? S::from_bits(I{} - 1) : S::zero();
       }
-      return n;
+      return;
     }
-    const long rows = (r1 - r) < kLaneSlots * W ? (r1 - r) : kLaneSlots * W;
-    const long n = (rows + W - 1) / W;
     T* x = reinterpret_cast<T*>(B.x);
     T* y = reinterpret_cast<T*>(B.y);
     for (long v = 0; v < n; ++v) {
-      const long full = rows - v * W < W ? rows - v * W : W;  // lanes with a row
-      const T* Xr = t.X + (r + v * W) * d0;
-      const T* yr = t.y + (r + v * W) * ny;
+      const long row = r0 + (s0 + v) * W;
+      const long full = r1 - row < W ? (r1 - row > 0 ? r1 - row : 0) : W;  // lanes with a row
+      const T* Xr = t.X + row * d0;
+      const T* yr = t.y + row * ny;
       for (long i = 0; i < d0; ++i) {
         T* xi = x + (i * n + v) * W;
         for (long k = 0; k < full; ++k) xi[k] = Xr[k * d0 + i];
@@ -828,13 +884,17 @@ struct LaneKernel {
       for (long k = 0; k < full; ++k) valid[k] = S::from_bits(I{} - 1)[0];
       B.valid[v] = valid;
     }
-    return n;
   }
 
+  // Every position gets bitwise the same result whether it is evaluated alone (rows in lanes) or in a
+  // group (positions in lanes), whatever K and its index in the batch: with positions in lanes the rows
+  // are taken residue by residue (pass k: rows r0 + k + s W), each pass accumulating into its own
+  // gradient copy, and the passes are combined in the order sum_lanes combines the lanes. (Replica
+  // exchange and resumed runs re-evaluate a state at another index or in another batch.)
   static void run(const LikelihoodTask<T>& t) {
     const MlpLayout& L = *t.layout;
-    const Buffers B = carve(L, t.work);
-    const long np = long(t.n_pos), nw = long(L.n_weights), nl = L.n_layers;
+    Buffers B = carve(L, t.work);
+    const long np = long(t.n_pos), nw = long(L.n_weights);
     const bool vec = !t.rows_in_lanes;  // weights held as vectors (positions in lanes)
     const T* wsrc;                      // weights: scalars (rows in lanes) or vectors, indexed by parameter
     if (vec) {
@@ -844,16 +904,52 @@ struct LaneKernel {
     } else {
       wsrc = t.theta;
     }
-    const long ws = vec ? W : 1;  // elements per weight in wsrc
     V inv_var = S::set1(1);
     if (t.inv_var)
       for (long k = 0; k < W; ++k) inv_var[k] = t.inv_var[vec && k < np ? k : 0];
-    V stat = S::zero();
-    const long step = t.rows_in_lanes ? kLaneSlots * W : kLaneSlots;
-    bool first = true;
+    // Blocks of equal size (up to kLaneSlots slots, whole tiles of 4): a short last block would make the
+    // gradient tiles load and store their accumulators for a few multiply-adds.
+    const long total_slots = (long(t.r1 - t.r0) + W - 1) / W;
+    const long n_blocks = (total_slots + kLaneSlots - 1) / kLaneSlots;
+    long slots = (total_slots + n_blocks - 1) / n_blocks;
+    slots = (slots + 3) / 4 * 4 < kLaneSlots ? (slots + 3) / 4 * 4 : kLaneSlots;
+    const long passes = vec ? W : 1;
+    V* const grad0 = B.grad;
+    V stat[W];
+    const Prepared P = prepare(t, B, wsrc, vec, inv_var);
+    for (long k = 0; k < passes; ++k) {
+      B.grad = grad0 + k * nw;
+      stat[k] = S::zero();
+      for (long s0 = 0; s0 < total_slots; s0 += slots) {
+        const long n = total_slots - s0 < slots ? total_slots - s0 : slots;
+        load_block(t, B, s0, n, k);
+        stat[k] += process_block(t, B, P, n, s0 == 0);
+      }
+    }
+    B.grad = grad0;
+    finish(t, B, stat);
+  }
 
+  // Per-task setup shared by the passes: weight pointers and the scaled copies for tanh.
+  struct Prepared {
+    const T* wsrc;  // weights (scalars or vectors)
+    const T* wfwd;  // forward weights of hidden layers (scaled for tanh)
+    long ws;        // elements per weight
+    bool vec, scaled;
+    V inv_var;
+    Fused F;
+  };
+  static Prepared prepare(const LikelihoodTask<T>& t, const Buffers& B, const T* wsrc, bool vec, V inv_var) {
+    const MlpLayout& L = *t.layout;
+    const int nl = L.n_layers;
+    Prepared P;
+    P.wsrc = P.wfwd = wsrc;
+    P.ws = vec ? W : 1;
+    P.vec = vec;
+    P.inv_var = inv_var;
+    const long ws = P.ws;
     if (fused(L)) {
-      Fused F;
+      Fused& F = P.F;
       F.L = &L;
       F.B = &B;
       F.w1 = wsrc + L.w_offset[0] * ws;
@@ -870,35 +966,43 @@ struct LaneKernel {
         F.w1 = w1s;
         F.b1 = w1s + L.sizes[0] * long(L.sizes[1]) * ws;
       }
-      if (F.grad)
-        for (long p = 0; p < nw; ++p) B.grad[p] = S::zero();
-      const bool d1 = L.sizes[2] == 1;
-      for (long r = long(t.r0); r < long(t.r1); r += step) {
-        F.n = load_block(t, B, r);
-        if (vec)
-          stat += d1 ? fused_block<true, 1>(F) : fused_block<true, 0>(F);
-        else
-          stat += d1 ? fused_block<false, 1>(F) : fused_block<false, 0>(F);
-      }
-      finish(t, B, stat);
-      return;
+      P.scaled = F.scaled;
+      return P;
     }
-
-    typedef typename G::Args Args;
     // tanh: hidden layers read weights scaled by kTanhScale, so that the activation needs no multiply
-    const bool scaled = L.activation == Activation::tanh && S::kFastScaledTanh && B.wsc && nl >= 2;
-    const T* wfwd = wsrc;
-    if (scaled) {
+    P.scaled = L.activation == Activation::tanh && S::kFastScaledTanh && B.wsc && nl >= 2;
+    if (P.scaled) {
       T* w = reinterpret_cast<T*>(B.wsc);
       for (long p = 0; p < L.b_offset[nl - 2] + L.sizes[nl - 1]; ++p)
         for (long k = 0; k < ws; ++k) w[p * ws + k] = wsrc[p * ws + k] * S::kTanhScale;
-      wfwd = w;
+      P.wfwd = w;
     }
-    if (t.grad)  // hidden biases accumulate in the back-propagation epilogue
+    return P;
+  }
+
+  // One block of n slots (already loaded): forward, loss, backward; gradients accumulate in B.grad
+  // (`first`: the first block of a pass, which starts them). Returns the per-lane statistic.
+  static V process_block(const LikelihoodTask<T>& t, const Buffers& B, const Prepared& P, long n, bool first) {
+    const MlpLayout& L = *t.layout;
+    const int nl = L.n_layers;
+    const long nw = long(L.n_weights);
+    if (fused(L)) {
+      Fused F = P.F;
+      F.B = &B;
+      F.n = n;
+      if (first && F.grad)
+        for (long p = 0; p < nw; ++p) B.grad[p] = S::zero();
+      return P.vec ? fused_block_any<true>(F) : fused_block_any<false>(F);
+    }
+    typedef typename G::Args Args;
+    const bool vec = P.vec, scaled = P.scaled;
+    const T *wsrc = P.wsrc, *wfwd = P.wfwd;
+    const long ws = P.ws;
+    if (first && t.grad)  // hidden biases accumulate in the back-propagation epilogue
       for (int l = 1; l < nl; ++l)
         for (long j = 0; j < L.sizes[l]; ++j) B.grad[L.b_offset[l - 1] + j] = S::zero();
-    for (long r = long(t.r0); r < long(t.r1); r += step, first = false) {
-      const long n = load_block(t, B, r);
+    V stat = S::zero();
+    {
       // forward: a_l[unit][slot] = act(sum_i W_l[i][unit] a_{l-1}[i][slot] + b_l[unit])
       for (int l = 1; l <= nl; ++l) {
         const long din = L.sizes[l - 1], dl = L.sizes[l];
@@ -915,24 +1019,26 @@ struct LaneKernel {
         g.out = B.a[l];
         g.os = n;
         g.bias = wl + L.b_offset[l - 1] * ws;
-        if (hidden && scaled) {  // tanh applied while the next tiles multiply (4 x 4 tiles leave registers)
-          typename G::Deferred df;
-          g.defer = &df;
+        if (hidden && scaled) {  // a separate pass: in a tile epilogue it stalls the multiply-adds
           if (vec)
-            G::template run<true, G::kBias, G::kDeferTanh, 6, 4>(g, dl, n);
+            G::template run<true>(g, G::kBias, G::kPlain, dl, n);
           else
-            G::template run<false, G::kBias, G::kDeferTanh, 6, 4>(g, dl, n);
+            G::template run<false>(g, G::kBias, G::kPlain, dl, n);
+          V* z = B.a[l];
+          long i = 0;
+          for (; i + 4 <= dl * n; i += 4) S::template tanh_scaled_n<4>(z + i);
+          for (; i < dl * n; ++i) S::template tanh_scaled_n<1>(z + i);
         } else {
           if (vec)
-            G::template run<true, G::kBias>(g, dl, n);
+            G::template run<true>(g, G::kBias, G::kPlain, dl, n);
           else
-            G::template run<false, G::kBias>(g, dl, n);
+            G::template run<false>(g, G::kBias, G::kPlain, dl, n);
           if (hidden) activate_values<S>(L.activation, B.a[l], B.d[l], dl * n);
         }
       }
       V* g = B.g0;
-      stat += loss(L, n, B.a[nl], n, B.y, n, B.valid, inv_var, g, n);
-      if (!t.grad) continue;
+      stat += loss(L, n, B.a[nl], n, B.y, n, B.valid, P.inv_var, g, n);
+      if (!t.grad) return stat;
       {  // output bias
         V* gb = B.grad + L.b_offset[nl - 1];
         for (long j = 0; j < L.sizes[nl]; ++j) {
@@ -959,9 +1065,9 @@ struct LaneKernel {
         gw.out = B.grad + L.w_offset[l - 1];
         gw.os = dl;
         if (first)
-          G::template run<true, G::kZero>(gw, din, dl);
+          G::template run<true>(gw, G::kZero, G::kPlain, din, dl);
         else
-          G::template run<true, G::kAccumulate>(gw, din, dl);
+          G::template run<true>(gw, G::kAccumulate, G::kPlain, din, dl);
         if (l == 1) break;
         // back-propagate: g_prev[i][slot] = (sum_j W_l[i][j] g[j][slot]) * act'(z_{l-1}[i][slot]);
         // the epilogue also adds the slot sums of g_prev to the bias gradient of layer l - 1
@@ -981,28 +1087,32 @@ struct LaneKernel {
         bp.d = B.d[l - 1];
         bp.gb = B.grad + L.b_offset[l - 2];
         if (vec)
-          G::template run<true, G::kZero, G::kDeriv>(bp, din, n);
+          G::template run<true>(bp, G::kZero, G::kDeriv, din, n);
         else
-          G::template run<false, G::kZero, G::kDeriv>(bp, din, n);
+          G::template run<false>(bp, G::kZero, G::kDeriv, din, n);
         g = g_prev;
       }
     }
-    finish(t, B, stat);
+    return stat;
   }
 
-  // Per-position statistic and gradient out of the lanes.
-  static void finish(const LikelihoodTask<T>& t, const Buffers& B, V stat) {
+  // Per-position statistic and gradient out of the lanes (rows in lanes) or out of the W passes
+  // (positions in lanes), both summed in the order of Simd::sum_lanes.
+  static void finish(const LikelihoodTask<T>& t, const Buffers& B, const V* stat) {
     const long np = long(t.n_pos), nw = long(t.layout->n_weights);
     if (t.rows_in_lanes) {
-      t.stat[0] = S::sum(stat);
+      S::sum_lanes(stat, 1, t.stat);
       if (t.grad) S::sum_lanes(B.grad, nw, t.grad);
       return;
     }
-    for (long k = 0; k < np; ++k) t.stat[k] = stat[k];
+    V parts[W];
+    const V total = S::combine_lanes(stat);
+    for (long k = 0; k < np; ++k) t.stat[k] = total[k];
     if (!t.grad) return;
-    for (long k = 0; k < np; ++k) {
-      T* gk = t.grad + k * long(t.grad_stride);
-      for (long p = 0; p < nw; ++p) gk[p] = B.grad[p][k];
+    for (long p = 0; p < nw; ++p) {
+      for (int k = 0; k < W; ++k) parts[k] = B.grad[k * nw + p];
+      const V g = S::combine_lanes(parts);
+      for (long k = 0; k < np; ++k) t.grad[k * long(t.grad_stride) + p] = g[k];
     }
   }
 
@@ -1058,9 +1168,15 @@ struct LaneKernel {
 
 template <class T>
 const KernelSet<T>& make_set() {
-  static const KernelSet<T> set = {lanes_for<T>(), &SingleKernel<T>::workspace, &SingleKernel<T>::run,
-                                   &LaneKernel<T>::workspace, &LaneKernel<T>::run};
-  return set;
+  if constexpr (lanes_for<T>() == 1) {  // one lane: plan_split never picks the lane kernel; not compiled
+    static const KernelSet<T> set = {1, &SingleKernel<T>::workspace, &SingleKernel<T>::run,
+                                     &SingleKernel<T>::workspace, &SingleKernel<T>::run};
+    return set;
+  } else {
+    static const KernelSet<T> set = {lanes_for<T>(), &SingleKernel<T>::workspace, &SingleKernel<T>::run,
+                                     &LaneKernel<T>::workspace, &LaneKernel<T>::run};
+    return set;
+  }
 }
 
 const KernelSet<double>& kernel_set_f64() { return make_set<double>(); }

@@ -65,54 +65,81 @@ struct Simd {
   static SYMHMC_INLINE V copysign(V magnitude, V sign) {
     return from_bits((bits(magnitude) & ~sign_bit()) | (bits(sign) & sign_bit()));
   }
-  static SYMHMC_INLINE T sum(V v) {
-    T s = 0;
-    for (int i = 0; i < W; ++i) s += v[i];
+  static SYMHMC_INLINE T sum(V v) {  // lane after lane (the order combine_lanes repeats)
+    T s = v[0];
+    for (int i = 1; i < W; ++i) s += v[i];
     return s;
   }
-  // out[p] = sum of the lanes of v[p] for p < n. On AVX-512, W vectors at a time are transposed and
-  // added in a tree (about 2.6 operations per vector instead of ~7 for a reduction each).
+  // out[p] = sum of the lanes of v[p] for p < n, in a fixed order: on AVX-512 a tree (W vectors at a time
+  // are transposed and added pairwise, ~2.6 operations per vector instead of ~7 for a reduction each),
+  // elsewhere lane after lane. combine_lanes applies the same order across W vectors, lane by lane.
   static void sum_lanes(const V* v, long n, T* out) {
     long p = 0;
 #if defined(__AVX512F__)
-    if constexpr (W * sizeof(T) == 64 && is_double) {
-      for (; p + 8 <= n; p += 8) {
-        __m512d s[4];
-        for (int k = 0; k < 4; ++k) {
-          const __m512d a = cast<__m512d>(v[p + 2 * k]), b = cast<__m512d>(v[p + 2 * k + 1]);
-          s[k] = _mm512_add_pd(_mm512_unpacklo_pd(a, b), _mm512_unpackhi_pd(a, b));
-        }
-        __m512d u[2];
-        for (int k = 0; k < 2; ++k)
-          u[k] = _mm512_add_pd(_mm512_shuffle_f64x2(s[2 * k], s[2 * k + 1], 0x88),
-                               _mm512_shuffle_f64x2(s[2 * k], s[2 * k + 1], 0xDD));
-        _mm512_storeu_pd(out + p, _mm512_add_pd(_mm512_shuffle_f64x2(u[0], u[1], 0x88),
-                                                _mm512_shuffle_f64x2(u[0], u[1], 0xDD)));
+    if constexpr (W * sizeof(T) == 64) {
+      for (; p + W <= n; p += W) sum_group(v + p, out + p);
+      if (p < n) {  // the last vectors with zeros: each output lane only sees its own vector
+        V tmp[W];
+        T res[W];
+        for (int k = 0; k < W; ++k) tmp[k] = p + k < n ? v[p + k] : zero();
+        sum_group(tmp, res);
+        for (long k = 0; p + k < n; ++k) out[p + k] = res[k];
       }
-    }
-    if constexpr (W * sizeof(T) == 64 && !is_double) {
-      for (; p + 16 <= n; p += 16) {
-        __m512 s[8];
-        for (int k = 0; k < 8; ++k) {
-          const __m512 a = cast<__m512>(v[p + 2 * k]), b = cast<__m512>(v[p + 2 * k + 1]);
-          s[k] = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
-        }
-        __m512 w[4];
-        for (int k = 0; k < 4; ++k) {
-          const __m512d a = _mm512_castps_pd(s[2 * k]), b = _mm512_castps_pd(s[2 * k + 1]);
-          w[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
-        }
-        __m512 x[2];
-        for (int k = 0; k < 2; ++k)
-          x[k] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * k], w[2 * k + 1], 0x88),
-                               _mm512_shuffle_f32x4(w[2 * k], w[2 * k + 1], 0xDD));
-        _mm512_storeu_ps(out + p, _mm512_add_ps(_mm512_shuffle_f32x4(x[0], x[1], 0x88),
-                                                _mm512_shuffle_f32x4(x[0], x[1], 0xDD)));
-      }
+      return;
     }
 #endif
     for (; p < n; ++p) out[p] = sum(v[p]);
   }
+  static SYMHMC_INLINE V combine_lanes(const V* q) {
+#if defined(__AVX512F__)
+    if constexpr (W * sizeof(T) == 64 && is_double)
+      return ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
+    if constexpr (W * sizeof(T) == 64 && !is_double) {
+      V g[4];
+      for (int i = 0; i < 4; ++i) g[i] = (q[4 * i] + q[4 * i + 2]) + (q[4 * i + 1] + q[4 * i + 3]);
+      return (g[0] + g[1]) + (g[2] + g[3]);
+    }
+#endif
+    V s = q[0];
+    for (int k = 1; k < W; ++k) s += q[k];
+    return s;
+  }
+#if defined(__AVX512F__)
+  // W vectors -> W lane sums: double ((x0+x1)+(x2+x3))+((x4+x5)+(x6+x7)); float, per group of four
+  // G = (x0+x2)+(x1+x3), then (G0+G1)+(G2+G3).
+  static SYMHMC_INLINE void sum_group(const V* v, T* out) {
+    if constexpr (is_double) {
+      __m512d s[4];
+      for (int k = 0; k < 4; ++k) {
+        const __m512d a = cast<__m512d>(v[2 * k]), b = cast<__m512d>(v[2 * k + 1]);
+        s[k] = _mm512_add_pd(_mm512_unpacklo_pd(a, b), _mm512_unpackhi_pd(a, b));
+      }
+      __m512d u[2];
+      for (int k = 0; k < 2; ++k)
+        u[k] = _mm512_add_pd(_mm512_shuffle_f64x2(s[2 * k], s[2 * k + 1], 0x88),
+                             _mm512_shuffle_f64x2(s[2 * k], s[2 * k + 1], 0xDD));
+      _mm512_storeu_pd(reinterpret_cast<double*>(out),
+                       _mm512_add_pd(_mm512_shuffle_f64x2(u[0], u[1], 0x88), _mm512_shuffle_f64x2(u[0], u[1], 0xDD)));
+    } else {
+      __m512 s[8];
+      for (int k = 0; k < 8; ++k) {
+        const __m512 a = cast<__m512>(v[2 * k]), b = cast<__m512>(v[2 * k + 1]);
+        s[k] = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+      }
+      __m512 w[4];
+      for (int k = 0; k < 4; ++k) {
+        const __m512d a = _mm512_castps_pd(s[2 * k]), b = _mm512_castps_pd(s[2 * k + 1]);
+        w[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+      }
+      __m512 x[2];
+      for (int k = 0; k < 2; ++k)
+        x[k] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * k], w[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(w[2 * k], w[2 * k + 1], 0xDD));
+      _mm512_storeu_ps(reinterpret_cast<float*>(out),
+                       _mm512_add_ps(_mm512_shuffle_f32x4(x[0], x[1], 0x88), _mm512_shuffle_f32x4(x[0], x[1], 0xDD)));
+    }
+  }
+#endif
   static SYMHMC_INLINE T hmax(V v) {
     T s = v[0];
     for (int i = 1; i < W; ++i) s = v[i] > s ? v[i] : s;
@@ -314,11 +341,7 @@ struct Simd {
       for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], _mm512_set1_pd(0.04332169878499658));
       for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(q[u], r[u], dl[u]);  // expm1(r c) + delta_j
       for (int u = 0; u < U; ++u) q[u] = _mm512_fmadd_pd(h[u], q[u], _mm512_sub_pd(h[u], one));  // e
-#ifdef SYMHMC_NODIV
-      for (int u = 0; u < U; ++u) q[u] = _mm512_mul_pd(q[u], _mm512_add_pd(q[u], _mm512_set1_pd(2.0)));
-#else
       for (int u = 0; u < U; ++u) q[u] = _mm512_div_pd(q[u], _mm512_add_pd(q[u], _mm512_set1_pd(2.0)));
-#endif
       if (dv)
         for (int u = 0; u < U; ++u) dv[u] = cast<V>(_mm512_fnmadd_pd(q[u], q[u], one));
       for (int u = 0; u < U; ++u)  // sign of x
