@@ -124,13 +124,14 @@ class BayesianMLP:
         self.bias_scales = tuple(bias_sd)
         self.n_classes = out_dim if likelihood == "categorical" else None
         self._infer_noise = infer_noise
+        self._n_params = int(self._core.n_params)
         self._noise_prior = (loc, tau)
 
     # -- shape ---------------------------------------------------------------------------------
     @property
     def n_params(self) -> int:
         """Length of the flat parameter vector."""
-        return int(self._core.n_params)
+        return self._n_params
 
     @property
     def n_data(self) -> int:
@@ -161,13 +162,18 @@ class BayesianMLP:
 
     # -- evaluation ----------------------------------------------------------------------------
     def _theta(self, theta, name: str = "theta") -> Tuple[np.ndarray, bool]:
-        arr = as_float_array(theta, name, self._dtype)
-        if arr.ndim not in (1, 2) or arr.shape[-1] != self.n_params:
-            raise ValueError(
-                f"{name}: expected shape ({self.n_params},) or (K, {self.n_params}), got {arr.shape}"
-            )
-        single = arr.ndim == 1
-        return np.ascontiguousarray(arr.reshape(-1, self.n_params)), single
+        # An array of the model's dtype skips the conversion (it costs more than a small gradient); the
+        # binding copies a non-contiguous one.
+        if type(theta) is np.ndarray and theta.dtype == self._dtype:
+            arr = theta
+        else:
+            arr = as_float_array(theta, name, self._dtype)
+        P = self._n_params
+        if arr.ndim == 1 and arr.shape[0] == P:
+            return arr.reshape(1, P), True
+        if arr.ndim == 2 and arr.shape[1] == P:
+            return arr, False
+        raise ValueError(f"{name}: expected shape ({P},) or (K, {P}), got {arr.shape}")
 
     def logp(self, theta):
         """Log posterior density (unnormalized by the evidence) at theta of shape (P,) or (K, P)."""
