@@ -67,4 +67,14 @@ void register_hmc(py::module_& m) {
         return state_to_dict(HmcSampler<double>::initial_state(chains, dim, seed, warmup, init.data()));
       },
       py::arg("chains"), py::arg("dim"), py::arg("seed"), py::arg("warmup"), py::arg("init"));
+  // The momentum normals of one (chain, iteration), for the tests of the generator.
+  m.def(
+      "_momentum_normals",
+      [](std::uint64_t seed, std::uint64_t chain, std::uint64_t iteration, std::size_t n) {
+        py::array_t<double> out(n);
+        const Philox gen(seed);
+        Stream(gen, chain, iteration, Purpose::momentum).normals(out.mutable_data(), n, 0);
+        return out;
+      },
+      py::arg("seed"), py::arg("chain"), py::arg("iteration"), py::arg("n"));
 }

@@ -2,7 +2,7 @@
 // (seed, chain, iteration, purpose, index), so results cannot depend on threads or on the order in
 // which chains are processed, and a resumed run draws exactly what the uninterrupted run would have.
 #pragma once
-#include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace symhmc {
@@ -43,33 +43,22 @@ class Stream {
         tag_(std::uint32_t(purpose) << 24 | (std::uint32_t(iteration >> 32) & 0xFFFFFFu)) {}
 
   // Uniform on (0, 1), 53 random bits, never 0.
-  double uniform(std::uint64_t i) {
+  double uniform(std::uint64_t i) const {
     std::uint32_t w[4];
     gen_.block(chain_, iter_lo_, tag_, std::uint32_t(i), w);
     return to_unit(w[0], w[1]);
   }
-  // Two independent standard normals (Box-Muller) for pair index i.
-  void normal_pair(std::uint64_t i, double* z0, double* z1) {
-    std::uint32_t w[4];
-    gen_.block(chain_, iter_lo_, tag_, std::uint32_t(i) | 0x80000000u, w);
-    const double u = to_unit(w[0], w[1]), v = to_unit(w[2], w[3]);
-    const double r = std::sqrt(-2.0 * std::log(u));
-    const double a = 6.283185307179586476925 * v;
-    *z0 = r * std::cos(a);
-    *z1 = r * std::sin(a);
-  }
-  // n standard normals from pairs first_pair, first_pair + 1, ...
+  // n standard normals from pairs first_pair, first_pair + 1, ... (Box-Muller, two per pair, through
+  // the active SIMD kernel; a normal depends only on its index and the kernel).
   template <class T>
-  void normals(T* out, std::size_t n, std::uint64_t first_pair) {
-    for (std::size_t i = 0; i < n; i += 2) {
-      double a, b;
-      normal_pair(first_pair + i / 2, &a, &b);
-      out[i] = T(a);
-      if (i + 1 < n) out[i + 1] = T(b);
-    }
+  void normals(T* out, std::size_t n, std::uint64_t first_pair) const {
+    const double* z = normal_block(n, first_pair);
+    for (std::size_t i = 0; i < n; ++i) out[i] = T(z[i]);
   }
 
  private:
+  // The normals of pairs [first_pair, first_pair + ceil(n / 2)) in a per-thread buffer.
+  const double* normal_block(std::size_t n, std::uint64_t first_pair) const;
   static double to_unit(std::uint32_t hi, std::uint32_t lo) {
     const std::uint64_t bits = (std::uint64_t(hi) << 21) ^ (std::uint64_t(lo) >> 11);  // 53 bits
     return (double(bits & ((std::uint64_t(1) << 53) - 1)) + 0.5) * (1.0 / 9007199254740992.0);

@@ -1,4 +1,4 @@
-// Interface between the model (cpp/src/mlp.cpp) and the per-ISA likelihood kernels. The same kernel
+// Interface between the core and the per-ISA kernels (MLP likelihood, normal draws). The same kernel
 // source is compiled once per instruction set into its own namespace; nothing in a kernel translation
 // unit may be shared with the rest of the library (no std templates), so that code built for AVX-512
 // can never be picked by the linker for a function that runs on a CPU without it.
@@ -40,10 +40,12 @@ struct KernelSet {
   void (*lane)(const LikelihoodTask<T>&);
 };
 
-#define SYMHMC_DECLARE_KERNELS(ns)              \
-  namespace ns {                                \
-  const KernelSet<double>& kernel_set_f64();    \
-  const KernelSet<float>& kernel_set_f32();     \
+// Standard normals by Box-Muller: out[2i], out[2i + 1] from the uniforms u[i], v[i] in (0, 1), i < n.
+#define SYMHMC_DECLARE_KERNELS(ns)                                                   \
+  namespace ns {                                                                     \
+  const KernelSet<double>& kernel_set_f64();                                         \
+  const KernelSet<float>& kernel_set_f32();                                          \
+  void box_muller(const double* u, const double* v, std::size_t n, double* out);     \
   }
 SYMHMC_DECLARE_KERNELS(scalar)
 SYMHMC_DECLARE_KERNELS(avx2)

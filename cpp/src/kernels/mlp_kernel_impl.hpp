@@ -1,4 +1,4 @@
-// The MLP log-likelihood kernels. This file is compiled once per instruction set (mlp_<isa>.cpp
+// The MLP log-likelihood kernels. This file is compiled once per instruction set (kernels_<isa>.cpp
 // defines SYMHMC_KERNEL_NS); everything lives in that namespace.
 //
 // Both kernels are built from one register-tiled product (`Gemm`):
@@ -12,7 +12,7 @@
 // * lane: every scalar of the maths becomes a vector of W lanes, each lane a parameter vector or a
 //   data row, so nothing is padded and nothing is reduced across lanes. Used for narrow nets.
 #include <cstdint>
-#if defined(__AVX512F__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -25,13 +25,10 @@ namespace SYMHMC_KERNEL_NS {
 #include "kernels/simd_math.hpp"
 
 #if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
 constexpr int kTileRows = 6, kTileVecs = 4;  // 24 accumulators of 32 registers
 #elif defined(__AVX2__)
-constexpr int kVectorBytes = 32;
 constexpr int kTileRows = 4, kTileVecs = 3;  // 12 accumulators of 16 registers
 #else
-constexpr int kVectorBytes = 0;  // scalar: one lane
 constexpr int kTileRows = 2, kTileVecs = 2;
 #endif
 

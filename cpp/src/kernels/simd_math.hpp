@@ -5,7 +5,16 @@
 // Accuracy: exp, expm1-based tanh, log and log1p are within a few ulp over the ranges used (the
 // polynomials are truncated Taylor / atanh series on reduced arguments, Cody-Waite reduction).
 
+#pragma once  // per translation unit: every kernel header of one instruction set shares these
 #define SYMHMC_INLINE inline __attribute__((always_inline))
+
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX2__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 0;  // scalar: one lane
+#endif
 
 template <class T, int W>
 struct VectorOf {
@@ -61,6 +70,23 @@ struct Simd {
   static SYMHMC_INLINE V min(V a, V b) { return select((I)(a < b), a, b); }
   static SYMHMC_INLINE V max(V a, V b) { return select((I)(a > b), a, b); }
   static SYMHMC_INLINE V abs(V x) { return from_bits(bits(x) & ~sign_bit()); }
+  static SYMHMC_INLINE V sqrt(V x) {  // correctly rounded, so the same on every instruction set
+#if defined(__AVX512F__)
+    if constexpr (W * sizeof(T) == 64) {
+      if constexpr (is_double) return cast<V>(_mm512_sqrt_pd(cast<__m512d>(x)));
+      else return cast<V>(_mm512_sqrt_ps(cast<__m512>(x)));
+    }
+#endif
+#if defined(__AVX__)
+    if constexpr (W * sizeof(T) == 32) {
+      if constexpr (is_double) return cast<V>(_mm256_sqrt_pd(cast<__m256d>(x)));
+      else return cast<V>(_mm256_sqrt_ps(cast<__m256>(x)));
+    }
+#endif
+    V r;
+    for (int i = 0; i < W; ++i) r[i] = __builtin_sqrt(x[i]);
+    return r;
+  }
   static SYMHMC_INLINE I sign_bit() { return I{} + (Int(1) << (sizeof(T) * 8 - 1)); }
   static SYMHMC_INLINE V copysign(V magnitude, V sign) {
     return from_bits((bits(magnitude) & ~sign_bit()) | (bits(sign) & sign_bit()));

@@ -1,3 +1,0 @@
-// The MLP likelihood kernels compiled for the avx512 instruction set (flags in CMakeLists.txt).
-#define SYMHMC_KERNEL_NS avx512
-#include "kernels/mlp_kernel_impl.hpp"
