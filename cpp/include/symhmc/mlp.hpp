@@ -66,6 +66,7 @@ class MlpPosterior : public Target<T> {
   std::vector<T> X_, y_;
   std::vector<T> prior_inv_var_;  // per parameter (noise parameter excluded)
   T prior_log_norm_ = 0;           // sum of -log sd - 0.5 log 2 pi over prior terms
+  T log_noise_ = 0;                // log of the fixed noise scale (gaussian, noise not inferred)
 };
 
 extern template class MlpPosterior<double>;
