@@ -1,6 +1,7 @@
 #include "symhmc/thread_pool.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace symhmc {
 
@@ -17,11 +18,36 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
+namespace {
+
+// Waits up to ~50 us for done() to hold. A sampler posts its next batch of tasks a few microseconds
+// after the last one ends, and putting a thread to sleep and waking it costs tens of microseconds.
+template <class Done>
+bool spin_until(Done done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() > until) return false;
+  }
+}
+
+}  // namespace
+
 void ThreadPool::worker_loop(int index) {
   unsigned long seen = 0;
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
+    lock.unlock();
+    spin_until([&] { return posted_.load(std::memory_order_acquire) != seen; });
+    lock.lock();
+    ++sleeping_;
     wake_.wait(lock, [&] { return stop_ || (generation_ != seen && index < helpers_wanted_); });
+    --sleeping_;
     if (stop_) return;
     seen = generation_;
     while (next_task_ < n_tasks_) {
@@ -56,7 +82,8 @@ void ThreadPool::run(std::size_t n_tasks, int max_threads, const std::function<v
   error_ = nullptr;
   helpers_wanted_ = helpers;
   ++generation_;
-  wake_.notify_all();
+  posted_.store(generation_, std::memory_order_release);
+  if (sleeping_ > 0) wake_.notify_all();
   while (next_task_ < n_tasks_) {
     std::size_t task = next_task_++;
     lock.unlock();
@@ -69,7 +96,12 @@ void ThreadPool::run(std::size_t n_tasks, int max_threads, const std::function<v
     lock.lock();
     ++finished_;
   }
-  done_.wait(lock, [&] { return finished_ == n_tasks_; });
+  if (finished_ != n_tasks_) {
+    lock.unlock();
+    spin_until([&] { return finished_.load(std::memory_order_acquire) == n_tasks_; });
+    lock.lock();
+    done_.wait(lock, [&] { return finished_ == n_tasks_; });
+  }
   job_ = nullptr;
   helpers_wanted_ = 0;
   if (error_) std::rethrow_exception(error_);

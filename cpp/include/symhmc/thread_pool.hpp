@@ -1,6 +1,7 @@
 // A small persistent thread pool. Work is handed out as numbered tasks; callers make each task write
 // its own output slot and reduce in task order afterwards, so results never depend on the thread count.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -29,9 +30,11 @@ class ThreadPool {
   std::mutex run_mutex_;  // one run at a time
   std::condition_variable wake_, done_;
   const std::function<void(std::size_t)>* job_ = nullptr;
-  std::size_t n_tasks_ = 0, next_task_ = 0, finished_ = 0;
-  int helpers_wanted_ = 0;
+  std::size_t n_tasks_ = 0, next_task_ = 0;
+  std::atomic<std::size_t> finished_{0};  // changed under mutex_; read without it while spinning
+  int helpers_wanted_ = 0, sleeping_ = 0;
   unsigned long generation_ = 0;
+  std::atomic<unsigned long> posted_{0};  // generation_, for workers spinning without the mutex
   bool stop_ = false;
   std::exception_ptr error_;
 };
