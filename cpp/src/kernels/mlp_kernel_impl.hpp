@@ -772,6 +772,27 @@ struct LaneKernel {
     }
   }
 
+  // step(Tile<n>(), j) over the units [0, H) in tiles of UJ, then one tile of the 1..3 left (UJ <= 4).
+  template <int N>
+  struct Tile {
+    static constexpr int units = N;
+  };
+  template <int UJ, class Step>
+  static SYMHMC_INLINE void for_unit_tiles(long H, Step&& step) {
+    long j = 0;
+    for (; j + UJ <= H; j += UJ) step(Tile<UJ>(), j);
+    switch (H - j) {
+      case 1: step(Tile<1>(), j); break;
+      case 2:
+        if constexpr (UJ > 2) step(Tile<2>(), j);
+        break;
+      case 3:
+        if constexpr (UJ > 3) step(Tile<3>(), j);
+        break;
+      default: break;
+    }
+  }
+
   // U slots; units in tiles of UJ (4 for wide inputs: fewer loads per multiply-add; few inputs: 4 / U).
   template <bool VecW, int U, int D, bool WideIn, bool Tanh>  // D = 0: output width known at run time only
   static SYMHMC_INLINE V fused_group(const Fused& F, long v0) {
@@ -789,18 +810,9 @@ struct LaneKernel {
     V* a1 = B.a[1] + v0;
     V* d1 = B.d[1] ? B.d[1] + v0 : nullptr;
     const V* x = B.x + v0;
-    long j = 0;
-    for (; j + UJ <= H; j += UJ) fused_forward_units<VecW, U, UJ, D, Tanh>(F, x, a1, d1, j, f);
-    switch (H - j) {
-      case 1: fused_forward_units<VecW, U, 1, D, Tanh>(F, x, a1, d1, j, f); break;
-      case 2:
-        if constexpr (UJ > 2) fused_forward_units<VecW, U, 2, D, Tanh>(F, x, a1, d1, j, f);
-        break;
-      case 3:
-        if constexpr (UJ > 3) fused_forward_units<VecW, U, 3, D, Tanh>(F, x, a1, d1, j, f);
-        break;
-      default: break;
-    }
+    for_unit_tiles<UJ>(H, [&](auto tile, long j) {
+      fused_forward_units<VecW, U, decltype(tile)::units, D, Tanh>(F, x, a1, d1, j, f);
+    });
     const V stat = loss(L, U, &f[0][0], U, B.y + v0, n, B.valid + v0, F.inv_var, &g[0][0], U);
     if (!F.grad) return stat;
     V* gb2 = B.grad + L.b_offset[1];
@@ -809,18 +821,9 @@ struct LaneKernel {
       for (int u = 0; u < U; ++u) s += g[o][u];
       gb2[o] = s;
     }
-    j = 0;
-    for (; j + UJ <= H; j += UJ) fused_backward_units<VecW, U, UJ, D, Tanh>(F, x, a1, d1, j, g);
-    switch (H - j) {
-      case 1: fused_backward_units<VecW, U, 1, D, Tanh>(F, x, a1, d1, j, g); break;
-      case 2:
-        if constexpr (UJ > 2) fused_backward_units<VecW, U, 2, D, Tanh>(F, x, a1, d1, j, g);
-        break;
-      case 3:
-        if constexpr (UJ > 3) fused_backward_units<VecW, U, 3, D, Tanh>(F, x, a1, d1, j, g);
-        break;
-      default: break;
-    }
+    for_unit_tiles<UJ>(H, [&](auto tile, long j) {
+      fused_backward_units<VecW, U, decltype(tile)::units, D, Tanh>(F, x, a1, d1, j, g);
+    });
     return stat;
   }
 

@@ -30,28 +30,24 @@ struct BoxMuller {
     const typename S::I quadrant = S::bits(shifted) & 3;
     const V t = (v - q * 0.25) * 6.283185307179586476925;
     const V t2 = t * t;
-    V pc = S::set1(1.0 / 20922789888000.0);  // 1/16!
-    pc = pc * t2 - 1.0 / 87178291200.0;
-    pc = pc * t2 + 1.0 / 479001600.0;
-    pc = pc * t2 - 1.0 / 3628800.0;
-    pc = pc * t2 + 1.0 / 40320.0;
-    pc = pc * t2 - 1.0 / 720.0;
-    pc = pc * t2 + 1.0 / 24.0;
-    pc = pc * t2 - 0.5;
-    const V ct = pc * t2 + 1.0;
-    V ps = S::set1(1.0 / 1307674368000.0);  // 1/15!
-    ps = ps * t2 - 1.0 / 6227020800.0;
-    ps = ps * t2 + 1.0 / 39916800.0;
-    ps = ps * t2 - 1.0 / 362880.0;
-    ps = ps * t2 + 1.0 / 5040.0;
-    ps = ps * t2 - 1.0 / 120.0;
-    ps = ps * t2 + 1.0 / 6.0;
-    const V st = t - t * t2 * ps;
+    static constexpr double cos_coef[] = {1.0 / 20922789888000.0, -1.0 / 87178291200.0, 1.0 / 479001600.0,
+                                          -1.0 / 3628800.0, 1.0 / 40320.0, -1.0 / 720.0, 1.0 / 24.0, -0.5, 1.0};
+    static constexpr double sin_coef[] = {1.0 / 1307674368000.0, -1.0 / 6227020800.0, 1.0 / 39916800.0,
+                                          -1.0 / 362880.0, 1.0 / 5040.0, -1.0 / 120.0, 1.0 / 6.0};
+    const V ct = horner(t2, cos_coef);               // cos t = sum (-1)^k t^2k / (2k)!
+    const V st = t - t * t2 * horner(t2, sin_coef);  // sin t = t - t^3 (1/3! - t^2 / 5! + ...)
     // quadrant 0: (c, s); 1: (-s, c); 2: (-c, -s); 3: (s, -c)
     const typename S::I odd = -(quadrant & 1), cneg = -(((quadrant + 1) >> 1) & 1), sneg = -((quadrant >> 1) & 1);
     const V cv = S::select(odd, st, ct), sv = S::select(odd, ct, st);
     *c = S::from_bits(S::bits(cv) ^ (cneg & S::sign_bit()));
     *s = S::from_bits(S::bits(sv) ^ (sneg & S::sign_bit()));
+  }
+
+  template <int N>
+  static SYMHMC_INLINE V horner(V x, const double (&c)[N]) {  // c[0] x^(N-1) + ... + c[N-1]
+    V p = S::set1(c[0]);
+    for (int i = 1; i < N; ++i) p = p * x + c[i];
+    return p;
   }
 
   static void run(const double* u, const double* v, std::size_t n, double* out) {
