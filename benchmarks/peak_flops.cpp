@@ -1,4 +1,5 @@
-// Single-core floating-point FMA peak of this CPU (float64 and float32, AVX-512 and AVX2).
+// Single-core floating-point FMA peak of this CPU (float64 and float32, AVX-512 and AVX2), and the
+// throughput of float64 AVX-512 divides.
 //
 // Build and run (no dependencies):
 //     g++ -O2 -mavx512f -mfma benchmarks/peak_flops.cpp -o /tmp/peak_flops
@@ -142,6 +143,31 @@ double estimate_ghz(double seconds) {
     return static_cast<double>(n) / (t1 - t0) * 1e-9;
 }
 
+// Throughput of 512-bit float64 divides, in divides (of 8 lanes) per second: 16 independent chains
+// x = c / x. A tanh costs one (tanh |z| = e / (e + 2) with e = expm1(2 |z|)), so this bounds the
+// activation cost of the narrow-net kernels from below.
+double divide_rate(double seconds) {
+    __m512d x[16];
+    for (int i = 0; i < 16; ++i) x[i] = _mm512_set1_pd(1.5 + 0.01 * i);
+    const __m512d c = _mm512_set1_pd(2.0);
+    int64_t n = 0;
+    const double t0 = now();
+    double t1 = t0;
+    do {
+        for (int r = 0; r < 1000; ++r) {
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; ++i) asm("vdivpd %0, %1, %0" : "+v"(x[i]) : "v"(c));
+        }
+        n += 16000;
+        t1 = now();
+    } while (t1 - t0 < seconds);
+    double s = 0;
+    for (auto& v : x) s += v[0];
+    volatile double sink = s;
+    (void)sink;
+    return static_cast<double>(n) / (t1 - t0);
+}
+
 template <class Ops, int NACC>
 double best_of(int reps, double seconds) {
     double best = 0;
@@ -175,5 +201,11 @@ int main(int argc, char** argv) {
     row("float64 scalar FMA", best_of<ScalarD, 12>(reps, seconds));
     row("float32 AVX-512 (zmm)", best_of<Avx512F, 16>(reps, seconds));
     row("float32 AVX2 (ymm)", best_of<Avx2F, 12>(reps, seconds));
+    double div = 0;
+    for (int r = 0; r < reps; ++r) {
+        const double d = divide_rate(seconds);
+        if (d > div) div = d;
+    }
+    std::printf("float64 AVX-512 divide (zmm): %.1f cycles per vector of 8\n", ghz * 1e9 / div);
     return 0;
 }
