@@ -3,7 +3,7 @@
 The sampler's random numbers are a pure function of (seed, chain, iteration, purpose, index): the
 counter is (chain, iteration low word, purpose << 24 | iteration high bits, index), the key the two
 words of the seed. Pair i of a momentum vector is counter index i | 2^31; its first two words give u,
-the last two v (53 bits each), and the normals are sqrt(-2 log u) (cos, sin)(2 pi v).
+the last two v (52 bits each), and the normals are sqrt(-2 log u) (cos, sin)(2 pi v).
 """
 
 import numpy as np
@@ -34,8 +34,9 @@ def philox4x32_10(counters: np.ndarray, key) -> np.ndarray:
 
 
 def to_unit(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    bits = ((hi << np.uint64(21)) ^ (lo >> np.uint64(11))) & np.uint64((1 << 53) - 1)
-    return (bits.astype(np.float64) + 0.5) / 2.0**53
+    """(k + 1/2) / 2^52 with k the top 52 of the 64 bits (hi, lo): inside (0, 1), never 0 or 1."""
+    k = (hi << np.uint64(20)) | (lo >> np.uint64(12))
+    return (k.astype(np.float64) + 0.5) / 2.0**52
 
 
 def reference_normals(seed: int, chain: int, iteration: int, n: int) -> np.ndarray:
@@ -81,6 +82,13 @@ def test_momentum_normals_match_the_reference(kernel, seed, chain, iteration, n)
     ref = reference_normals(seed, chain, iteration, n)
     # NumPy rounds the angle 2 pi v (up to 4.4e-16, times r <= 8.7); the kernel reduces v exactly
     np.testing.assert_allclose(z, ref, rtol=2e-14, atol=5e-15)
+
+
+def test_unit_conversion_stays_inside_the_open_interval():
+    ones, zeros = np.array([0xFFFFFFFF], dtype=np.uint64), np.array([0], dtype=np.uint64)
+    assert 0.0 < to_unit(zeros, zeros)[0] and to_unit(ones, ones)[0] < 1.0
+    # the most extreme uniforms give the largest normal radius, still finite
+    assert np.isfinite(np.sqrt(-2.0 * np.log(to_unit(zeros, zeros))))[0]
 
 
 def test_momentum_normals_are_standard_normal(kernel):

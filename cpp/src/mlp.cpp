@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
+#include <functional>
 #include <limits>
 #include <memory>
+#include <vector>
 
 #include "kernels/kernels.hpp"
 #include "symhmc/simd.hpp"
@@ -94,8 +95,8 @@ void plan_split(Split& s, const MlpLayout& L, const kernels::KernelSet<T>& ks, s
     padded += std::size_t(L.sizes[l - 1]) * ((std::size_t(L.sizes[l]) + W - 1) / W * W);
   const bool rows = W > 1 && P * W * sizeof(T) <= (std::size_t(8) << 20) && (N + W - 1) / W * W * macs <= N * padded;
   // Positions in lanes (one position per lane, the lane kernel's other mode) gives every position bitwise
-  // the result it gets alone, so both modes may be mixed; it keeps W copies of the (W-lane) gradients.
-  const bool narrow = rows && P * W * sizeof(T) * 2 <= (std::size_t(256) << 10);
+  // the result it gets alone, so both modes may be mixed.
+  const bool narrow = rows && kernels::positions_in_lanes_fit(L.n_weights, ks.lanes, sizeof(T));
   std::size_t k = 0;
   if (narrow)  // full groups of positions in lanes, then the rest one by one
     for (; k + W <= K; k += W) s.groups.push_back({k, W, true, false});

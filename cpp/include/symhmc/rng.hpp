@@ -42,7 +42,7 @@ class Stream {
         iter_lo_(std::uint32_t(iteration)),
         tag_(std::uint32_t(purpose) << 24 | (std::uint32_t(iteration >> 32) & 0xFFFFFFu)) {}
 
-  // Uniform on (0, 1), 53 random bits, never 0.
+  // Uniform on (0, 1).
   double uniform(std::uint64_t i) const {
     std::uint32_t w[4];
     gen_.block(chain_, iter_lo_, tag_, std::uint32_t(i), w);
@@ -59,9 +59,10 @@ class Stream {
  private:
   // The normals of pairs [first_pair, first_pair + ceil(n / 2)) in a per-thread buffer.
   const double* normal_block(std::size_t n, std::uint64_t first_pair) const;
+  // (k + 1/2) / 2^52 for 52 random bits k: strictly inside (0, 1) and exact (k + 1/2 needs 53 bits).
   static double to_unit(std::uint32_t hi, std::uint32_t lo) {
-    const std::uint64_t bits = (std::uint64_t(hi) << 21) ^ (std::uint64_t(lo) >> 11);  // 53 bits
-    return (double(bits & ((std::uint64_t(1) << 53) - 1)) + 0.5) * (1.0 / 9007199254740992.0);
+    const std::uint64_t k = (std::uint64_t(hi) << 20) | (std::uint64_t(lo) >> 12);
+    return (double(k) + 0.5) * (1.0 / 4503599627370496.0);
   }
   const Philox& gen_;
   std::uint32_t chain_, iter_lo_, tag_;

@@ -4,6 +4,7 @@
 // can never be picked by the linker for a function that runs on a CPU without it.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 #include "symhmc/mlp_layout.hpp"
 
@@ -28,6 +29,12 @@ struct LikelihoodTask {
   T* work;               // workspace, 64-byte aligned, of the size the kernel set asks for
   bool rows_in_lanes;    // lane kernel only: lanes hold data rows of one position (n_pos = 1)
 };
+
+// Positions in lanes keeps W copies of the W-lane gradients: worth it while they stay in cache. The
+// split plan and the lane kernel's workspace both ask (static: each translation unit has its own copy).
+static inline bool positions_in_lanes_fit(std::int64_t n_weights, int lanes, std::size_t scalar_bytes) {
+  return std::size_t(n_weights) * std::size_t(lanes) * scalar_bytes * 2 <= (std::size_t(256) << 10);
+}
 
 template <class T>
 struct KernelSet {

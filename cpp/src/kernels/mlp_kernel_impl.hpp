@@ -1,17 +1,19 @@
 // The MLP log-likelihood kernels. This file is compiled once per instruction set (kernels_<isa>.cpp
 // defines SYMHMC_KERNEL_NS); everything lives in that namespace.
 //
-// Both kernels are built from one register-tiled product (`Gemm`):
-//   out[o][j] (+)= sum_c src(o, c) * M(c, j)
-// where every M(c, j) and out[o][j] is a SIMD vector and src(o, c) is either a broadcast scalar or a
-// vector. With that one tile the three products of back-propagation (forward H W, backward G W^T,
-// weight gradient H^T G) are all written without transposing activations.
+// Two kernels, each built on a register-tiled product out[o][j] (+)= sum_c src(o, c) * M(c, j) in which
+// M and out are SIMD vectors, so that the three products of back-propagation (forward H W, backward
+// G W^T, weight gradient H^T G) need no transposed activations:
 //
-// * single: one parameter vector; lanes run over the units of a layer (units padded to a multiple of
-//   the lane count). Used for wide layers and for K = 1.
-// * lane: every scalar of the maths becomes a vector of W lanes, each lane a parameter vector or a
-//   data row, so nothing is padded and nothing is reduced across lanes. Used for narrow nets.
-#include <cstdint>
+// * single (`Gemm`, src a broadcast scalar): one parameter vector, lanes over the units of a layer
+//   (units padded to a multiple of the lane count). Used where the lane kernel would pad more (very
+//   few data rows) or its per-lane gradients would not fit (very wide nets), and for predictions.
+// * lane (`FGemm`, src a scalar or a vector): every scalar of the maths becomes a vector of W lanes,
+//   each lane a data row of one position (rows in lanes: K = 1, and positions left over from full
+//   groups) or one of W positions (positions in lanes: narrow nets, groups of W positions). Nothing
+//   is padded but the last row vector; per-lane gradients are summed at the end of a task. Nets with
+//   one hidden layer, one output and few inputs take a fused path that keeps a unit's whole forward
+//   and backward pass in registers.
 #if defined(__AVX__)
 #include <immintrin.h>
 #endif
@@ -46,14 +48,10 @@ struct Gemm {
   typedef Simd<T, W> S;
   typedef typename S::V V;
 
-  // Scalar source (broadcast) or vector source, addressed in elements (scalar) or vectors.
+  // Scalars src(o, c) = p[o * so + c * sc], broadcast.
   struct Source {
     const T* p;
     long so, sc;
-    bool vector;
-    SYMHMC_INLINE V at(long o, long c) const {
-      return vector ? S::load(p + (o * so + c * sc) * W) : S::set1(p[o * so + c * sc]);
-    }
   };
 
   // out[(o*os + j)*W] (+)= sum_c src(o, c) * M[(c*mc + j*mj)*W] for o0 <= o < o0+RB, j0 <= j < j0+JB.
@@ -68,23 +66,12 @@ struct Gemm {
         else
           acc[r][j] = init ? S::load(init + (j0 + j) * W) : S::zero();
       }
-    if (src.vector) {
-      for (long c = 0; c < n_c; ++c) {
-        V m[JB];
-        for (int j = 0; j < JB; ++j) m[j] = S::load(M + (c * mc + (j0 + j) * mj) * W);
-        for (int r = 0; r < RB; ++r) {
-          V s = S::load(src.p + ((o0 + r) * src.so + c * src.sc) * W);
-          for (int j = 0; j < JB; ++j) acc[r][j] += s * m[j];
-        }
-      }
-    } else {
-      for (long c = 0; c < n_c; ++c) {
-        V m[JB];
-        for (int j = 0; j < JB; ++j) m[j] = S::load(M + (c * mc + (j0 + j) * mj) * W);
-        for (int r = 0; r < RB; ++r) {
-          V s = S::set1(src.p[(o0 + r) * src.so + c * src.sc]);
-          for (int j = 0; j < JB; ++j) acc[r][j] += s * m[j];
-        }
+    for (long c = 0; c < n_c; ++c) {
+      V m[JB];
+      for (int j = 0; j < JB; ++j) m[j] = S::load(M + (c * mc + (j0 + j) * mj) * W);
+      for (int r = 0; r < RB; ++r) {
+        V s = S::set1(src.p[(o0 + r) * src.so + c * src.sc]);
+        for (int j = 0; j < JB; ++j) acc[r][j] += s * m[j];
       }
     }
     for (int r = 0; r < RB; ++r)
@@ -253,7 +240,7 @@ struct SingleKernel {
     const long d0 = L.sizes[0];
     for (int l = 1; l <= L.n_layers; ++l) {
       const long din = L.sizes[l - 1], dp = B.dp[l];
-      Source src = l == 1 ? Source{X + r * d0, d0, 1, false} : Source{B.a[l - 1], B.dp[l - 1], 1, false};
+      Source src = l == 1 ? Source{X + r * d0, d0, 1} : Source{B.a[l - 1], B.dp[l - 1], 1};
       Gemm<T, W>::template run<false>(src, rows, din, B.w[l], dp / W, 1, dp / W, B.a[l], dp / W, B.b[l]);
       if (l < L.n_layers)
         activate<S>(L.activation, reinterpret_cast<V*>(B.a[l]), reinterpret_cast<V*>(B.d[l]),
@@ -291,7 +278,7 @@ struct SingleKernel {
       for (int l = nl; l >= 1; --l) {
         const long din = L.sizes[l - 1], dp = B.dp[l];
         // weight gradient: gw[i][j] += sum_rows h[row][i] g[row][j]
-        Source h = l == 1 ? Source{t.X + r * d0, 1, d0, false} : Source{B.a[l - 1], 1, B.dp[l - 1], false};
+        Source h = l == 1 ? Source{t.X + r * d0, 1, d0} : Source{B.a[l - 1], 1, B.dp[l - 1]};
         Gemm<T, W>::template run<true>(h, din, rows, g, dp / W, 1, dp / W, B.gw[l], dp / W, nullptr);
         V* gb = reinterpret_cast<V*>(B.gb[l]);
         const V* gv = reinterpret_cast<const V*>(g);
@@ -301,7 +288,7 @@ struct SingleKernel {
         // back-propagate: g_prev[row][i] = (sum_j g[row][j] W[i][j]) * act'(z[row][i])
         const long dpi = B.dp[l - 1];
         T* g_prev = g == B.g0 ? B.g1 : B.g0;
-        Gemm<T, W>::template run<false>(Source{g, dp, 1, false}, rows, L.sizes[l], B.wt[l], dpi / W, 1,
+        Gemm<T, W>::template run<false>(Source{g, dp, 1}, rows, L.sizes[l], B.wt[l], dpi / W, 1,
                                         dpi / W, g_prev, dpi / W, nullptr);
         V* gp = reinterpret_cast<V*>(g_prev);
         const V* dv = reinterpret_cast<const V*>(B.d[l - 1]);
@@ -399,12 +386,11 @@ SYMHMC_INLINE void backprop_derivative(Activation act, typename S::V* g, const t
 //   out[o * os + j] (+)= sum_c src(o * so + c * sc) * M[c * mc + j * mj]
 // where src is a broadcast scalar (weights, rows in lanes) or a vector (weights with positions in lanes,
 // or activations), and M and out are vectors. Tiles of kTileRows x kTileVecs accumulators; remainders
-// get their own full tile shapes (no 1-wide strips).
+// get the widest tile shapes that fit.
 template <class T, int W>
 struct FGemm {
   typedef Simd<T, W> S;
   typedef typename S::V V;
-  typedef typename S::I I;
   enum Init { kZero = 0, kAccumulate = 1, kBias = 2 };
   enum Epilogue { kPlain = 0, kDeriv = 1 };
 
@@ -602,8 +588,8 @@ struct LaneKernel {
     V* valid;         // per slot: all-ones lanes hold a data row
     V *a[kMaxLayers + 1], *d[kMaxLayers + 1];  // activations (a[L]: outputs); stored derivatives
     V *g0, *g1;
-    V* w1s;  // one hidden layer: W_1, b_1 scaled by Simd::kTanhScale (tanh only)
-    V* wsc;  // deeper nets, tanh: all weights scaled by Simd::kTanhScale (hidden layers used)
+    V* w1s;  // fused path, tanh: W_1, b_1 scaled by Simd::kTanhScale
+    V* wsc;  // general path, tanh: the hidden layers' weights scaled by Simd::kTanhScale
     std::size_t size;
   };
 
@@ -618,7 +604,7 @@ struct LaneKernel {
     const std::size_t R = kLaneSlots;
     B.theta = vecs(std::size_t(L.n_weights));
     // positions in lanes (narrow nets, see plan_split) keep one gradient copy per row residue
-    const bool narrow = std::size_t(L.n_weights) * W * sizeof(T) * 2 <= (std::size_t(256) << 10);
+    const bool narrow = positions_in_lanes_fit(L.n_weights, W, sizeof(T));
     B.grad = vecs(std::size_t(L.n_weights) * (narrow ? W : 1));
     B.x = vecs(R * L.sizes[0]);
     B.y = vecs(R * L.sizes[L.n_layers]);
@@ -629,16 +615,17 @@ struct LaneKernel {
     }
     B.g0 = vecs(R * max_d);
     B.g1 = vecs(R * max_d);
-    B.w1s = fused(L) ? vecs(std::size_t(L.sizes[0] + 1) * L.sizes[1]) : nullptr;
-    B.wsc = fused(L) || L.activation != Activation::tanh ? nullptr : vecs(std::size_t(L.n_weights));
+    const bool scaled_tanh = L.activation == Activation::tanh && S::kFastScaledTanh;
+    B.w1s = scaled_tanh && fused(L) ? vecs(std::size_t(L.sizes[0] + 1) * L.sizes[1]) : nullptr;
+    B.wsc = scaled_tanh && !fused(L) ? vecs(std::size_t(L.n_weights)) : nullptr;
     B.size = c.used;
     return B;
   }
   static std::size_t workspace(const MlpLayout& L) { return carve(L, nullptr).size; }
 
   // One hidden layer with a narrow input and output: the whole forward and backward pass of a group of
-  // slots runs unit by unit in registers (no activation passes over memory, the output layer's sums and
-  // the gradients of both layers accumulated on the fly).
+  // slots runs unit by unit in registers (a unit's activations are stored once for the backward pass;
+  // the output layer's sums and the gradients of both layers accumulate on the fly).
   // (One output: regression on one target, binary classification. Wider outputs take the general path,
   // which keeps the number of instantiations, and the build time, down.)
   static constexpr long kFusedMaxOut = 1, kFusedMaxIn = 64;
@@ -660,7 +647,7 @@ struct LaneKernel {
   }
 
   // Forward of units [j, j + UJ) for U slots: z = b_1 + x W_1 (UJ x U accumulators: per input, U loads
-  // and UJ broadcasts feed UJ * U multiply-adds), a = act(z) stored, f += a W_2.
+  // of x and UJ weights, broadcast or loaded, feed UJ * U multiply-adds), a = act(z) stored, f += a W_2.
   template <bool VecW, int U, int UJ, int D, bool Tanh, int DM>
   static SYMHMC_INLINE void fused_forward_units(const Fused& F, const V* x, V* a1, V* d1, long j, V (&f)[DM][U]) {
     const MlpLayout& L = *F.L;
@@ -794,7 +781,7 @@ struct LaneKernel {
   }
 
   // U slots; units in tiles of UJ (4 for wide inputs: fewer loads per multiply-add; few inputs: 4 / U).
-  template <bool VecW, int U, int D, bool WideIn, bool Tanh>  // D = 0: output width known at run time only
+  template <bool VecW, int U, int D, bool WideIn, bool Tanh>  // D: output width (only 1 is instantiated)
   static SYMHMC_INLINE V fused_group(const Fused& F, long v0) {
     const MlpLayout& L = *F.L;
     const Buffers& B = *F.B;
@@ -942,7 +929,7 @@ struct LaneKernel {
   static Prepared prepare(const LikelihoodTask<T>& t, const Buffers& B, const T* wsrc, bool vec, V inv_var) {
     const MlpLayout& L = *t.layout;
     const int nl = L.n_layers;
-    Prepared P;
+    Prepared P{};
     P.wsrc = P.wfwd = wsrc;
     P.ws = vec ? W : 1;
     P.vec = vec;

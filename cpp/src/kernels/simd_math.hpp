@@ -45,7 +45,6 @@ struct Simd {
   typedef T scalar;
   typedef typename BitsOf<T>::type Int;
   typedef typename VectorOf<Int, W>::type I;
-  static constexpr int lanes = W;
   static constexpr bool is_double = sizeof(T) == 8;
 
   template <class A, class B>
@@ -67,7 +66,6 @@ struct Simd {
   static SYMHMC_INLINE I bits(V v) { return (I)v; }
   static SYMHMC_INLINE V from_bits(I i) { return (V)i; }
   static SYMHMC_INLINE V select(I mask, V a, V b) { return from_bits((bits(a) & mask) | (bits(b) & ~mask)); }
-  static SYMHMC_INLINE V min(V a, V b) { return select((I)(a < b), a, b); }
   static SYMHMC_INLINE V max(V a, V b) { return select((I)(a > b), a, b); }
   static SYMHMC_INLINE V abs(V x) { return from_bits(bits(x) & ~sign_bit()); }
   static SYMHMC_INLINE V sqrt(V x) {  // correctly rounded, so the same on every instruction set
@@ -166,11 +164,6 @@ struct Simd {
     }
   }
 #endif
-  static SYMHMC_INLINE T hmax(V v) {
-    T s = v[0];
-    for (int i = 1; i < W; ++i) s = v[i] > s ? v[i] : s;
-    return s;
-  }
 
   // Splits x = n ln2 + r, |r| <= ln2/2, and returns 2^n as a vector. n must be in the normal range.
   static SYMHMC_INLINE V reduce_ln2(V x, V* r) {
@@ -219,19 +212,13 @@ struct Simd {
     V scale = reduce_ln2(xc, &r);
     return scale * (expm1_reduced(r) + T(1));
   }
-  // expm1(y) for 0 <= y <= 64 (double) / 32 (float); accurate near 0.
-  static SYMHMC_INLINE V expm1_nonneg(V y) {
-    V r;
-    V scale = reduce_ln2(y, &r);
-    return scale * expm1_reduced(r) + (scale - T(1));
-  }
   // 1 / d. AVX-512 has a 14-bit reciprocal estimate; two Newton steps reach full double precision
   // (error ~ 2^-56 plus rounding) at a fraction of the cost of a 512-bit division.
   static SYMHMC_INLINE V reciprocal(V d) {
 #if defined(__AVX512F__)
-    if (W * sizeof(T) == 64) {
+    if constexpr (W * sizeof(T) == 64) {
       V y;
-      if (is_double) {
+      if constexpr (is_double) {
         __m512d dv;
         __builtin_memcpy(&dv, &d, 64);
         __m512d r = _mm512_rcp14_pd(dv);
