@@ -5,7 +5,7 @@
 
 namespace symhmc {
 
-ThreadPool::ThreadPool(int n_workers) {
+ThreadPool::ThreadPool(int n_workers) : sleepers_(new Sleeper[std::max(n_workers, 0)]) {
   for (int i = 0; i < n_workers; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -14,7 +14,7 @@ ThreadPool::~ThreadPool() {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
-  wake_.notify_all();
+  for (std::size_t i = 0; i < workers_.size(); ++i) sleepers_[i].wake.notify_one();
   for (auto& w : workers_) w.join();
 }
 
@@ -45,9 +45,10 @@ void ThreadPool::worker_loop(int index) {
     lock.unlock();
     spin_until([&] { return posted_.load(std::memory_order_acquire) != seen; });
     lock.lock();
-    ++sleeping_;
-    wake_.wait(lock, [&] { return stop_ || (generation_ != seen && index < helpers_wanted_); });
-    --sleeping_;
+    Sleeper& me = sleepers_[index];
+    me.asleep = true;
+    me.wake.wait(lock, [&] { return stop_ || (generation_ != seen && index < helpers_wanted_); });
+    me.asleep = false;
     if (stop_) return;
     seen = generation_;
     while (next_task_ < n_tasks_) {
@@ -83,7 +84,8 @@ void ThreadPool::run(std::size_t n_tasks, int max_threads, const std::function<v
   helpers_wanted_ = helpers;
   ++generation_;
   posted_.store(generation_, std::memory_order_release);
-  if (sleeping_ > 0) wake_.notify_all();
+  for (int i = 0; i < helpers; ++i)
+    if (sleepers_[i].asleep) sleepers_[i].wake.notify_one();
   while (next_task_ < n_tasks_) {
     std::size_t task = next_task_++;
     lock.unlock();

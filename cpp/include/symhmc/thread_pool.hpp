@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -29,11 +30,16 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::mutex run_mutex_;  // one run at a time
-  std::condition_variable wake_, done_;
+  struct Sleeper {  // one per worker, so that a run wakes only the workers it wants
+    std::condition_variable wake;
+    bool asleep = false;
+  };
+  std::unique_ptr<Sleeper[]> sleepers_;
+  std::condition_variable done_;
   const std::function<void(std::size_t)>* job_ = nullptr;
   std::size_t n_tasks_ = 0, next_task_ = 0;
   std::atomic<std::size_t> finished_{0};  // changed under mutex_; read without it while spinning
-  int helpers_wanted_ = 0, sleeping_ = 0;
+  int helpers_wanted_ = 0;
   unsigned long generation_ = 0;
   std::atomic<unsigned long> posted_{0};  // generation_, for workers spinning without the mutex
   bool stop_ = false;
