@@ -40,9 +40,12 @@ const kernels::KernelSet<float>& kernel_set<float>(Isa isa) {
   }
 }
 
-// 64-byte aligned scratch per thread, grown on demand and kept for the next call.
-template <class T>
-T* thread_workspace(std::size_t n) {
+// Per-thread buffers, 64-byte aligned, grown on demand and kept (contents and all) for the next call:
+// a narrow net's gradient takes a few microseconds, and fresh allocations cost ~10% of that. Each
+// Slot is its own buffer; slot 0 is the kernels' workspace, which the caller's thread also uses when it
+// runs tasks, so the per-call arrays of evaluate and logp_grad take slots 1 and up.
+template <class T, int Slot>
+T* thread_buffer(std::size_t n) {
   struct Buffer {
     std::unique_ptr<unsigned char[]> raw;
     std::size_t bytes = 0;
@@ -55,15 +58,6 @@ T* thread_workspace(std::size_t n) {
   }
   auto addr = reinterpret_cast<std::uintptr_t>(buf.raw.get());
   return reinterpret_cast<T*>((addr + 63) & ~std::uintptr_t(63));
-}
-
-// Per-thread vectors for the small per-call arrays, kept between calls: a narrow net's gradient takes a
-// few microseconds, and fresh allocations cost ~10% of that. Contents are left as they were.
-template <class T, int Slot>
-T* scratch(std::size_t n) {
-  thread_local std::vector<T> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
 }
 
 int resolve_threads(int threads) {
@@ -211,8 +205,8 @@ void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* l
   const std::size_t work = std::max(ks.lane_workspace(L), ks.single_workspace(L));
   const bool gaussian = L.likelihood == Likelihood::gaussian;
 
-  T* inv_var = scratch<T, 0>(K);
-  T* log_sigma = scratch<T, 1>(K);
+  T* inv_var = thread_buffer<T, 1>(K);
+  T* log_sigma = thread_buffer<T, 2>(K);
   for (std::size_t k = 0; k < K; ++k) {
     log_sigma[k] = !gaussian ? T(0) : L.infer_noise ? theta[k * P + nw] : log_noise_;
     inv_var[k] = !gaussian ? T(1) : T(std::exp(-2.0 * double(log_sigma[k])));
@@ -220,8 +214,8 @@ void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* l
 
   // Partial results per (position, row chunk), reduced in chunk order afterwards.
   const std::size_t nc = s.n_chunks;
-  T* stat_part = scratch<T, 2>(K * nc);
-  T* grad_part = want_grad && nc > 1 ? scratch<T, 3>(K * nc * P) : nullptr;
+  T* stat_part = thread_buffer<T, 3>(K * nc);
+  T* grad_part = want_grad && nc > 1 ? thread_buffer<T, 4>(K * nc * P) : nullptr;
   T* grad_target = grad_part ? grad_part : grad_lik;
   const std::size_t grad_stride = nc > 1 ? nc * P : P;  // position k, chunk c at k*stride + c*P
   const std::size_t n_tasks = s.groups.size() * nc;
@@ -243,7 +237,7 @@ void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* l
     t.grad = want_grad ? grad_target + k0 * grad_stride + (nc > 1 ? c * P : 0) : nullptr;
     t.grad_stride = grad_stride;
     t.out = nullptr;
-    t.work = thread_workspace<T>(work);
+    t.work = thread_buffer<T, 0>(work);
     t.rows_in_lanes = group.rows_in_lanes;
     (group.lane_kernel ? ks.lane : ks.single)(t);
     for (std::size_t k = 0; k < nk; ++k) stat_part[(k0 + k) * nc + c] = stat_local[k];
@@ -286,9 +280,9 @@ void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* l
 template <class T>
 void MlpPosterior<T>::logp_grad(const T* theta, std::size_t K, T* logp, T* grad, int threads) const {
   const std::size_t P = dim();
-  T* lp = scratch<T, 4>(K);
-  T* ll = scratch<T, 5>(K);
-  T* gprior = grad ? scratch<T, 6>(K * P) : nullptr;
+  T* lp = thread_buffer<T, 5>(K);
+  T* ll = thread_buffer<T, 6>(K);
+  T* gprior = grad ? thread_buffer<T, 7>(K * P) : nullptr;
   evaluate(theta, K, lp, ll, gprior, grad, threads);
   for (std::size_t k = 0; k < K; ++k) {
     logp[k] = finite_or_minus_inf(lp[k] + ll[k]);
@@ -316,7 +310,7 @@ void MlpPosterior<T>::forward(const T* theta, std::size_t K, const T* X_new, std
     t.n_pos = 1;
     t.theta_stride = P;
     t.out = out + (k * n + t.r0) * dL;
-    t.work = thread_workspace<T>(work);
+    t.work = thread_buffer<T, 0>(work);
     ks.single(t);
   });
 }
