@@ -97,3 +97,15 @@ def round32(a):
     if a.dtype.kind == "f":
         return a.astype(np.float32).astype(np.float64)
     return a
+
+
+def installed_program(name):
+    """A C++ program installed with the extension (symhmc/bin beside the compiled module, which an
+    editable install keeps apart from the Python sources)."""
+    import pathlib
+
+    from symhmc._native import core
+
+    exe = pathlib.Path(core.__file__).parent / "bin" / name
+    assert exe.exists(), f"missing {exe}: the CMake install of the C++ programs"
+    return exe

@@ -35,13 +35,24 @@ inline py::dict state_to_dict(const HmcState& s) {
   d["position"] = to_array(s.position, {C, P});
   d["step_size"] = to_array(s.step_size, {C});
   d["inv_metric"] = to_array(s.inv_metric, {C, P});
-  d["da_mu"] = to_array(s.da_mu, {C});
-  d["da_h_bar"] = to_array(s.da_h_bar, {C});
-  d["da_log_eps_bar"] = to_array(s.da_log_eps_bar, {C});
-  d["da_count"] = to_array(s.da_count, {C});
-  d["welford_n"] = s.welford_n;
-  d["welford_mean"] = to_array(s.welford_mean, {C, P});
-  d["welford_m2"] = to_array(s.welford_m2, {C, P});
+  std::vector<double> da(4 * s.chains);
+  for (std::size_t c = 0; c < s.chains; ++c) {
+    const DualAveraging::State& a = s.step_adaptation[c];
+    da[4 * c] = a.mu, da[4 * c + 1] = a.h_bar, da[4 * c + 2] = a.log_eps_bar, da[4 * c + 3] = a.count;
+  }
+  d["dual_averaging"] = to_array(da, {C, 4});  // mu, h_bar, log_eps_bar, count
+  const MetricAdapter::State& m = s.metric_adaptation;
+  d["window_n"] = m.n;
+  d["window_mean"] = to_array(m.mean, {C, P});
+  d["window_m2"] = to_array(m.m2, {C, P});
+  d["window_grad_mean"] = to_array(m.grad_mean, {C, P});
+  d["window_grad_m2"] = to_array(m.grad_m2, {C, P});
+  const TrajectoryAdapter::State& t = s.trajectory_adaptation;
+  d["log_length"] = t.log_length;
+  d["log_length_avg"] = t.log_length_avg;
+  d["adam"] = to_array(std::vector<double>{t.adam_m, t.adam_v, t.updates, t.criterion}, {4});  // m, v, updates, ChEES
+  d["centre_n"] = t.centre_n;
+  d["centre"] = to_array(t.centre, {C, P});
   return d;
 }
 
@@ -56,23 +67,37 @@ inline HmcState state_from_dict(const py::dict& d) {
   s.position = from_array<double>(d, "position", CP);
   s.step_size = from_array<double>(d, "step_size", C);
   s.inv_metric = from_array<double>(d, "inv_metric", CP);
-  s.da_mu = from_array<double>(d, "da_mu", C);
-  s.da_h_bar = from_array<double>(d, "da_h_bar", C);
-  s.da_log_eps_bar = from_array<double>(d, "da_log_eps_bar", C);
-  s.da_count = from_array<double>(d, "da_count", C);
-  s.welford_n = py::cast<double>(d["welford_n"]);
-  s.welford_mean = from_array<double>(d, "welford_mean", CP);
-  s.welford_m2 = from_array<double>(d, "welford_m2", CP);
+  const std::vector<double> da = from_array<double>(d, "dual_averaging", 4 * C);
+  s.step_adaptation.resize(C);
+  for (std::size_t c = 0; c < C; ++c) s.step_adaptation[c] = {da[4 * c], da[4 * c + 1], da[4 * c + 2], da[4 * c + 3]};
+  MetricAdapter::State& m = s.metric_adaptation;
+  m.n = py::cast<double>(d["window_n"]);
+  m.mean = from_array<double>(d, "window_mean", CP);
+  m.m2 = from_array<double>(d, "window_m2", CP);
+  m.grad_mean = from_array<double>(d, "window_grad_mean", CP);
+  m.grad_m2 = from_array<double>(d, "window_grad_m2", CP);
+  TrajectoryAdapter::State& t = s.trajectory_adaptation;
+  t.log_length = py::cast<double>(d["log_length"]);
+  t.log_length_avg = py::cast<double>(d["log_length_avg"]);
+  const std::vector<double> adam = from_array<double>(d, "adam", 4);
+  t.adam_m = adam[0], t.adam_v = adam[1], t.updates = adam[2], t.criterion = adam[3];
+  t.centre_n = py::cast<double>(d["centre_n"]);
+  t.centre = from_array<double>(d, "centre", CP);
   return s;
 }
 
 inline HmcSettings settings_from_dict(const py::dict& d) {
   HmcSettings s;
+  s.kernel = static_cast<Kernel>(py::cast<int>(d["kernel"]));
   s.n_steps = py::cast<std::size_t>(d["n_steps"]);
+  s.max_tree_depth = py::cast<int>(d["max_tree_depth"]);
+  s.integrator = static_cast<IntegratorKind>(py::cast<int>(d["integrator"]));
+  s.metric_estimator = static_cast<MetricEstimator>(py::cast<int>(d["metric_estimator"]));
   s.step_jitter = py::cast<double>(d["step_jitter"]);
   s.length_jitter = py::cast<double>(d["length_jitter"]);
   s.target_accept = py::cast<double>(d["target_accept"]);
   s.max_energy_error = py::cast<double>(d["max_energy_error"]);
+  s.initial_step_size = py::cast<double>(d["initial_step_size"]);
   s.adapt_step_size = py::cast<bool>(d["adapt_step_size"]);
   s.adapt_metric = py::cast<bool>(d["adapt_metric"]);
   s.threads = py::cast<int>(d["threads"]);

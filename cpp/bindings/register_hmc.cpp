@@ -40,8 +40,8 @@ py::dict run_hmc(const Target<T>& target, const py::dict& state_in, const py::di
     py::gil_scoped_acquire acquire;
     out["state"] = state_to_dict(sampler.state());
     out["divergences"] = sampler.divergences();
-    out["gradient_seconds"] = sampler.gradient_seconds();
-    out["gradient_evaluations"] = sampler.gradient_evaluations();
+    out["gradient_seconds"] = sampler.integrator().gradient_seconds();
+    out["gradient_evaluations"] = sampler.integrator().gradient_evaluations();
   }
   out["transitions"] = done;
   out["written"] = sink.written;
@@ -52,7 +52,8 @@ py::dict run_hmc(const Target<T>& target, const py::dict& state_in, const py::di
 }  // namespace
 
 void register_hmc(py::module_& m) {
-  PYBIND11_NUMPY_DTYPE(DrawStats, accept_prob, step_size, logp, energy, n_steps, diverging);
+  PYBIND11_NUMPY_DTYPE(DrawStats, accept_prob, step_size, logp, energy, trajectory_length, n_steps, tree_depth,
+                       diverging);
   m.def("draw_stats_dtype", [] { return py::dtype::of<DrawStats>(); });
   m.def("run_hmc", &run_hmc<double>, py::arg("target"), py::arg("state"), py::arg("settings"),
         py::arg("n_transitions"), py::arg("thin"), py::arg("draws"), py::arg("stats"), py::arg("written"),

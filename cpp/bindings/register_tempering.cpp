@@ -84,8 +84,8 @@ py::dict run_tempering(const Target<T>& target, const py::dict& hmc_state, const
     py::gil_scoped_acquire acquire;
     out["hmc_state"] = state_to_dict(sampler.hmc().state());
     out["tempering_state"] = tempering_to_dict(sampler.state());
-    out["gradient_seconds"] = sampler.hmc().gradient_seconds();
-    out["gradient_evaluations"] = sampler.gradient_evaluations();
+    out["gradient_seconds"] = sampler.hmc().integrator().gradient_seconds();
+    out["gradient_evaluations"] = sampler.hmc().integrator().gradient_evaluations();
   }
   out["transitions"] = done;
   out["written"] = sink.written;

@@ -1,6 +1,7 @@
 #include "symhmc/tempering.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -44,11 +45,21 @@ class TemperingSampler<T>::Tempered : public Target<T> {
   std::size_t dim() const override { return base_.dim(); }
   std::vector<int> metric_ties() const override { return base_.metric_ties(); }
   void logp_grad(const T* x, std::size_t K, T* logp, T* grad, int threads) const override {
+    evaluate_slots(x, nullptr, K, logp, grad, threads);
+  }
+  void logp_grad_slots(const T* x, const std::size_t* slots, std::size_t K, T* logp, T* grad,
+                       int threads) const override {
+    evaluate_slots(x, slots, K, logp, grad, threads);
+  }
+
+ private:
+  // slots null: point k sits in slot k.
+  void evaluate_slots(const T* x, const std::size_t* slots, std::size_t K, T* logp, T* grad, int threads) const {
     const std::size_t P = dim(), R = betas_.size();
     lr_.resize(K), ll_.resize(K), gr_.resize(K * P), gl_.resize(K * P);
     base_.evaluate(x, K, lr_.data(), ll_.data(), grad ? gr_.data() : nullptr, grad ? gl_.data() : nullptr, threads);
     for (std::size_t k = 0; k < K; ++k) {
-      const T beta = T(betas_[k % R]);
+      const T beta = T(betas_[(slots ? slots[k] : k) % R]);
       // beta = 0 ignores the likelihood entirely, even where it is -inf.
       logp[k] = beta == T(0) ? lr_[k] : lr_[k] + beta * ll_[k];
       if (std::isnan(double(logp[k]))) logp[k] = -std::numeric_limits<T>::infinity();
@@ -57,7 +68,6 @@ class TemperingSampler<T>::Tempered : public Target<T> {
     }
   }
 
- private:
   const Target<T>& base_;
   const std::vector<double>& betas_;
   mutable std::vector<T> lr_, ll_, gr_, gl_;  // scratch; HMC evaluates from one thread
@@ -101,7 +111,6 @@ TemperingSampler<T>::TemperingSampler(const Target<T>& target, HmcSettings hmc_s
   hmc_ = std::make_unique<HmcSampler<T>>(*tempered_, hmc_settings, std::move(hmc_state));
   const std::size_t K = C * R, P = base_.dim();
   log_ref_.resize(K), log_lik_.resize(K), grad_ref_.resize(K * P), grad_lik_.resize(K * P);
-  logp_.resize(K), grad_.resize(K * P);
 }
 
 template <class T>
@@ -110,12 +119,12 @@ TemperingSampler<T>::~TemperingSampler() = default;
 template <class T>
 void TemperingSampler<T>::exchange(std::uint64_t it, bool sampling) {
   const std::size_t C = state_.chains, R = state_.replicas, P = base_.dim(), K = C * R;
-  q_ = hmc_->positions();
+  z_ = hmc_->points();
   // One more batched evaluation per round, at the points HMC kept: the swap needs their likelihoods
   // and the points that move need their gradients at the new beta. Counted with HMC's evaluations.
-  base_.evaluate(q_.data(), K, log_ref_.data(), log_lik_.data(), grad_ref_.data(), grad_lik_.data(),
-                 threads_);
-  exchange_evaluations_ += K;
+  const auto start = std::chrono::steady_clock::now();
+  base_.evaluate(z_.q.data(), K, log_ref_.data(), log_lik_.data(), grad_ref_.data(), grad_lik_.data(), threads_);
+  hmc_->integrator().count(K, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   const std::vector<double>& beta = state_.betas;
   for (std::size_t c = 0; c < C; ++c) {
     // Even/odd alternation (DEO), or a fair coin per chain and iteration (reversible).
@@ -130,7 +139,7 @@ void TemperingSampler<T>::exchange(std::uint64_t it, bool sampling) {
       if (sampling) state_.accept_sum[i] += alpha;
       if (i % 2 != parity) continue;
       if (!(Stream(rng_, c, it, Purpose::swap).uniform(i) < alpha)) continue;
-      std::swap_ranges(q_.begin() + a * P, q_.begin() + (a + 1) * P, q_.begin() + b * P);
+      std::swap_ranges(z_.q.begin() + a * P, z_.q.begin() + (a + 1) * P, z_.q.begin() + b * P);
       std::swap_ranges(grad_ref_.begin() + a * P, grad_ref_.begin() + (a + 1) * P, grad_ref_.begin() + b * P);
       std::swap_ranges(grad_lik_.begin() + a * P, grad_lik_.begin() + (a + 1) * P, grad_lik_.begin() + b * P);
       std::swap(log_ref_[a], log_ref_[b]);
@@ -150,11 +159,11 @@ void TemperingSampler<T>::exchange(std::uint64_t it, bool sampling) {
   if (settings_.adapt_schedule && !sampling && schedule_update_due(it, warmup_)) update_schedule();
   for (std::size_t k = 0; k < K; ++k) {
     const T b = T(beta[k % R]);
-    logp_[k] = b == T(0) ? log_ref_[k] : log_ref_[k] + b * log_lik_[k];
-    if (std::isnan(double(logp_[k]))) logp_[k] = -std::numeric_limits<T>::infinity();
-    for (std::size_t i = 0; i < P; ++i) grad_[k * P + i] = grad_ref_[k * P + i] + b * grad_lik_[k * P + i];
+    z_.logp[k] = b == T(0) ? log_ref_[k] : log_ref_[k] + b * log_lik_[k];
+    if (std::isnan(double(z_.logp[k]))) z_.logp[k] = -std::numeric_limits<T>::infinity();
+    for (std::size_t i = 0; i < P; ++i) z_.grad[k * P + i] = grad_ref_[k * P + i] + b * grad_lik_[k * P + i];
   }
-  hmc_->set_points(q_, logp_, grad_);
+  hmc_->set_points(z_);
 }
 
 template <class T>
@@ -187,17 +196,15 @@ std::size_t TemperingSampler<T>::run(std::size_t n_transitions, std::size_t thin
             loglik_trace[(c * trace_capacity + *trace_written) * R + r] = double(log_lik_[c * R + r]);
         ++*trace_written;
       }
-      if ((it - warmup_) % thin == 0 && sink.written < sink.capacity) {
+      if ((it - warmup_) % thin == 0 && !sink.full()) {
         for (std::size_t c = 0; c < C; ++c) {
           const std::size_t top = c * R + R - 1;
-          T* slot = sink.draws + (c * sink.capacity + sink.written) * P;
-          std::copy(q_.begin() + top * P, q_.begin() + (top + 1) * P, slot);
-          if (symmetry_) symmetry_->canonicalize(slot, 1);
-          sink.stats[c * sink.capacity + sink.written] = hmc_->last_stats()[top];
-          sink.stats[c * sink.capacity + sink.written].logp = double(logp_[top]);
+          DrawStats stats = hmc_->last_stats()[top];
+          stats.logp = double(z_.logp[top]);
+          sink.store(c, z_.position(top), P, stats, symmetry_);
           if (draws_all) {
             T* all = draws_all + (c * sink.capacity + sink.written) * R * P;
-            std::copy(q_.begin() + c * R * P, q_.begin() + (c + 1) * R * P, all);
+            std::copy(z_.q.begin() + c * R * P, z_.q.begin() + (c + 1) * R * P, all);
             if (symmetry_) symmetry_->canonicalize(all, R);
           }
         }

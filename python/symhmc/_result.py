@@ -67,11 +67,13 @@ class Summary:
 
     columns = ("mean", "sd", "rhat", "ess_bulk", "ess_tail")
 
-    def __init__(self, names: List[str], table: np.ndarray, totals: Dict[str, object], title: str):
+    def __init__(self, names: List[str], table: np.ndarray, totals: Dict[str, object], title: str,
+                 warnings: Sequence[str] = ()):
         self.names = names
         self.table = table  # (rows, len(columns))
         self.totals = totals
         self.title = title
+        self.warnings = list(warnings)  # plain-words problems and their fixes, printed last
 
     def __getitem__(self, column: str) -> np.ndarray:
         return self.table[:, self.columns.index(column)]
@@ -85,6 +87,7 @@ class Summary:
             lines.append(
                 f"{name:{width}}  {row[0]:9.3f}  {row[1]:9.3f}  {row[2]:9.3f}  {row[3]:9.0f}  {row[4]:9.0f}"
             )
+        lines += [f"WARNING: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -189,18 +192,48 @@ class SampleResult:
             "chains x draws": f"{self.chains} x {self.n_draws}",
             "divergences": self.divergences,
             "mean acceptance": float(np.mean(self.stats["acceptance_rate"])),
+            "step size": float(np.mean(self.stats["step_size"])),
+            "trajectory length": float(np.mean(self.stats["trajectory_length"])),
+            "mean steps": float(np.mean(self.stats["n_steps"])),
             "max R-hat": float(np.nanmax(rhat)),
             "min bulk ESS": float(np.nanmin(bulk)),
         }
+        depth = np.asarray(self.stats["tree_depth"])
+        if depth.max() > 0:
+            totals["mean tree depth"] = float(depth.mean())
+        check_rhat, check_ess, what = totals["max R-hat"], totals["min bulk ESS"], "weights"
         if hasattr(self.target, "predict"):
             if X_new is None:
                 X_new = self.target._X[: min(20, self.target._X.shape[0])]
             f = self.function_draws(X_new).reshape(self.chains, self.n_draws, -1)
             totals["max predictive R-hat"] = float(np.nanmax(_rhat(f)))
             totals["min predictive bulk ESS"] = float(np.nanmin(_ess(f, "bulk")))
+            check_rhat, check_ess = totals["max predictive R-hat"], totals["min predictive bulk ESS"]
+            what = "predictions"
         if self.partial:
             totals["partial"] = "yes (interrupted or short)"
-        return Summary(names, np.array(rows), totals, "symhmc HMC summary")
+        return Summary(names, np.array(rows), totals, "symhmc HMC summary",
+                       self._warnings(check_rhat, check_ess, what, depth))
+
+    def _warnings(self, rhat, ess, what, depth) -> List[str]:
+        """Plain-words diagnostics, each naming a fix (Vehtari et al. 2021 thresholds)."""
+        out = []
+        if rhat > 1.01:
+            out.append(f"the chains disagree on the {what} (R-hat {rhat:.3f} > 1.01). Run more warm-up and draws "
+                       f"(e.g. warmup={2 * max(self.warmup, 500)}, draws={2 * max(self.n_draws * self.thin, 500)}); "
+                       "if chains settle in different modes, add tempering=symhmc.Tempering().")
+        if ess < 100 * self.chains:
+            out.append(f"too few effective draws of the {what} (bulk ESS {ess:.0f} < 100 per chain). Draw more "
+                       f"(draws={int(np.ceil(100 * self.chains / max(ess, 1.0) * self.n_draws))} would give about "
+                       "100 per chain).")
+        if self.divergences:
+            out.append(f"{self.divergences} divergent transitions: the draws may miss regions of high curvature. "
+                       "Raise target_accept (e.g. 0.95) or rescale the model (standardize the data).")
+        state = self.last_state
+        if depth.max() > 0 and state is not None and np.mean(depth >= state.settings.get("max_tree_depth", 10)) > 0.1:
+            out.append("more than 10% of NUTS transitions hit max_tree_depth: raise max_tree_depth, or use "
+                       "kernel='hmc', whose adapted trajectory length has no such cap.")
+        return out
 
     def _parameter_rows(self, mean, sd, rhat, bulk, tail, max_rows):
         P = mean.shape[0]

@@ -24,8 +24,14 @@ STAT_NAMES = {  # core field -> ArviZ sample_stats name
     "step_size": "step_size",
     "logp": "lp",
     "n_steps": "n_steps",
+    "tree_depth": "tree_depth",
+    "trajectory_length": "trajectory_length",
     "energy": "energy",
 }
+
+KERNELS = {"hmc": 0, "nuts": 1}
+INTEGRATORS = {"leapfrog": 0, "two_stage": 1}
+METRIC_ESTIMATORS = {"draws": 0, "gradients": 1}
 
 
 def sample(
@@ -38,7 +44,10 @@ def sample(
     threads: Optional[int] = None,
     progress: bool = True,
     init=None,
-    n_steps: int = 16,
+    kernel: str = "hmc",
+    n_steps: Optional[int] = None,
+    max_tree_depth: int = 10,
+    step_size: Optional[float] = None,
     target_accept: float = 0.8,
     step_jitter: float = 0.1,
     length_jitter: float = 0.2,
@@ -48,6 +57,8 @@ def sample(
     sort_key: Optional[str] = None,
     tempering: Optional[Tempering] = None,
     out: Union[None, str, os.PathLike] = None,
+    _integrator: str = "leapfrog",
+    _metric: str = "draws",
 ) -> SampleResult:
     """Hamiltonian Monte Carlo for ``chains`` chains advancing in lockstep.
 
@@ -108,7 +119,18 @@ def sample(
     draws = _count(draws, "draws", minimum=0)
     warmup = _count(warmup, "warmup", minimum=0)
     thin = _count(thin, "thin", minimum=1)
-    n_steps = _count(n_steps, "n_steps", minimum=1)
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise ValueError(f"kernel: expected 'hmc' or 'nuts', got {kernel!r}")
+    if n_steps is not None:
+        n_steps = _count(n_steps, "n_steps", minimum=1)
+        if kernel == "nuts":
+            raise ValueError("n_steps: NUTS chooses its own number of steps; leave n_steps=None with kernel='nuts'")
+    max_tree_depth = _count(max_tree_depth, "max_tree_depth", minimum=1)
+    if max_tree_depth > 30:
+        raise ValueError(f"max_tree_depth: expected an int <= 30, got {max_tree_depth}")
+    if step_size is not None and (isinstance(step_size, bool) or not isinstance(step_size, numbers.Real)
+                                  or not 0 < step_size < np.inf):
+        raise ValueError(f"step_size: expected a positive finite number or None, got {step_size!r}")
     threads = check_threads(threads)
     _check_open_unit(target_accept, "target_accept")
     _check_fraction(step_jitter, "step_jitter")
@@ -123,8 +145,11 @@ def sample(
     symmetry = _symmetry_for(target, canonicalize, sort_key)
 
     settings = dict(
-        n_steps=n_steps, step_jitter=float(step_jitter), length_jitter=float(length_jitter),
+        kernel=KERNELS[kernel], n_steps=n_steps or 0, max_tree_depth=max_tree_depth,
+        integrator=INTEGRATORS[_integrator], metric_estimator=METRIC_ESTIMATORS[_metric],
+        step_jitter=float(step_jitter), length_jitter=float(length_jitter),
         target_accept=float(target_accept), max_energy_error=float(max_energy_error),
+        initial_step_size=float(step_size or 0.0),
         adapt_step_size=True, adapt_metric=bool(adapt_metric), threads=threads or 0,
     )
     run = _Run(target, chains, draws, warmup, thin, progress, out)

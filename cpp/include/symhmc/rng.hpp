@@ -7,7 +7,10 @@
 
 namespace symhmc {
 
-enum class Purpose : std::uint32_t { momentum = 1, accept = 2, step_jitter = 3, length_jitter = 4, swap = 5, init = 6 };
+enum class Purpose : std::uint32_t {
+  momentum = 1, accept = 2, step_jitter = 3, length_jitter = 4, swap = 5, init = 6,
+  tree = 7,  // NUTS: directions of the doublings and the multinomial choices
+};
 
 class Philox {
  public:

@@ -17,6 +17,13 @@ class Target {
   // x: K x dim. Writes logp (K) and, when grad is not null, grad (K x dim). A non-finite density is
   // reported as -inf. threads <= 0 means all cores; results never depend on it.
   virtual void logp_grad(const T* x, std::size_t K, T* logp, T* grad, int threads) const = 0;
+  // The points x of the batch slots `slots` (K of them, increasing). Only targets whose density
+  // depends on the slot (tempering: slot k is at beta_{k mod R}) need more than the default.
+  virtual void logp_grad_slots(const T* x, const std::size_t* slots, std::size_t K, T* logp, T* grad,
+                               int threads) const {
+    (void)slots;
+    logp_grad(x, K, logp, grad, threads);
+  }
   // Tie group of every coordinate (equal ids share one metric entry); empty when no symmetry.
   virtual std::vector<int> metric_ties() const { return {}; }
 

@@ -55,9 +55,7 @@ class TemperingSampler {
                   const std::function<bool(std::size_t)>& progress);
 
   const TemperingState& state() const { return state_; }
-  const HmcSampler<T>& hmc() const { return *hmc_; }
-  // Gradient evaluations of HMC plus those of the exchange step.
-  std::size_t gradient_evaluations() const { return hmc_->gradient_evaluations() + exchange_evaluations_; }
+  HmcSampler<T>& hmc() { return *hmc_; }
 
  private:
   class Tempered;  // the target seen by HMC: pi_0 L^beta per point
@@ -73,9 +71,9 @@ class TemperingSampler {
   Philox rng_;
   std::uint64_t warmup_;
   int threads_;
-  std::size_t exchange_evaluations_ = 0;
   // Split densities at the current points, refreshed after every HMC step.
-  std::vector<T> log_ref_, log_lik_, grad_ref_, grad_lik_, q_, logp_, grad_;
+  std::vector<T> log_ref_, log_lik_, grad_ref_, grad_lik_;
+  Points<T> z_;
 };
 
 // A schedule of n betas with equal shares of the communication barrier: Lambda(beta) interpolated

@@ -1,0 +1,108 @@
+// Warm-up adaptation, kept apart from the transitions: dual averaging of the step size, windowed
+// estimates of the diagonal metric (tied over symmetry orbits), and the trajectory length (ChEES).
+// Each adapter reads what a transition reports (transition.hpp) and keeps its whole state in a plain
+// struct, so that a run resumed from that state continues bitwise, warm-up included.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "symhmc/metric.hpp"
+#include "symhmc/transition.hpp"
+
+namespace symhmc {
+
+// Hoffman & Gelman (2014), Algorithm 5 (Stan's constants but gamma = 0.1); one state per chain.
+struct DualAveraging {
+  double delta = 0.8, gamma = 0.1, kappa = 0.75, t0 = 10.0;
+
+  struct State {
+    double mu = 0, h_bar = 0, log_eps_bar = 0, count = 0;
+  };
+  // Starts a new adaptation phase around step size eps.
+  static State restart(double eps) { return State{std::log(10.0 * eps), 0, 0, 0}; }
+  // One update with acceptance statistic alpha; returns the step size to use next.
+  double learn(State& s, double alpha) const;
+  static double final_step(const State& s) { return std::exp(s.log_eps_bar); }
+};
+
+// Stan's warm-up windows: a fast initial buffer (step size only), slow windows doubling in length
+// (metric estimated at the end of each), and a fast terminal buffer.
+class WindowSchedule {
+ public:
+  WindowSchedule(std::size_t warmup, std::size_t init_buffer = 75, std::size_t term_buffer = 50,
+                 std::size_t base_window = 25);
+  bool in_slow_window(std::size_t it) const { return base_ > 0 && it >= init_ && it < warmup_ - term_; }
+  bool window_ends(std::size_t it) const;
+  std::size_t warmup() const { return warmup_; }
+
+ private:
+  std::size_t warmup_, init_ = 0, term_ = 0, base_ = 0;
+  std::vector<std::size_t> ends_;
+};
+
+// How a window's draws become a diagonal metric.
+enum class MetricEstimator : int {
+  draws = 0,      // Stan: the variance of the draws
+  gradients = 1,  // nutpie: sqrt(Var(q) / Var(grad log p)), the Fisher-divergence optimum for a Gaussian
+};
+
+// Per-chain running moments of the draws (and gradients) in the current slow window.
+class MetricAdapter {
+ public:
+  struct State {
+    double n = 0;
+    std::vector<double> mean, m2, grad_mean, grad_m2;  // chains x dim
+  };
+  static State initial(std::size_t chains, std::size_t dim);
+
+  // ties[i]: the tie group of coordinate i (one metric value per group); empty for none.
+  MetricAdapter(std::vector<int> ties, MetricEstimator estimator) : ties_(std::move(ties)), estimator_(estimator) {}
+  // Adds every chain's point (positions q and gradients g, chains x dim).
+  template <class T>
+  void add(State& s, std::size_t chains, std::size_t dim, const T* q, const T* g) const;
+  // Writes chain c's metric from the window's moments into inverse (in: the previous metric, the
+  // shrinkage target) and restarts the window once every chain is done (call reset()).
+  void estimate(const State& s, std::size_t c, std::size_t dim, double* inverse) const;
+  static void reset(State& s);
+
+ private:
+  std::vector<int> ties_;
+  MetricEstimator estimator_;
+};
+
+// ChEES trajectory-length adaptation (Hoffman, Radul & Sountsov 2021), for all chains together:
+// stochastic gradient ascent (Adam) on log T of the ChEES criterion per unit of length, with each
+// transition's length jittered by a Halton sequence. ChEES measures squared distances to a centre.
+// Weight-space means across chains mean nothing when chains sit in different symmetric copies, so
+// each chain is centred at its own running mean: its continuous path stays in one copy, and the
+// distances, in the metric's units (tied over orbits), are the same in every copy.
+class TrajectoryAdapter {
+ public:
+  struct State {
+    double log_length = NAN;      // log of the trajectory length T (integration time); NaN: not set
+    double log_length_avg = NAN;  // its average over warm-up: the length used after warm-up
+    double adam_m = 0, adam_v = 0, updates = 0;
+    double criterion = 0;         // running mean of the ChEES estimate
+    double centre_n = 0;
+    std::vector<double> centre;   // chains x dim: each chain's running mean
+  };
+  static State initial(std::size_t chains, std::size_t dim);
+
+  double learning_rate = 0.025, beta1 = 0.9, beta2 = 0.99, kappa = 0.75;
+  std::size_t centre_window = 100;  // the running mean forgets like a mean over this many draws
+  std::uint32_t max_steps = 1024;
+
+  // The length in use: the current iterate during warm-up, the average after it.
+  static double length(const State& s, bool warmup) { return std::exp(warmup ? s.log_length : s.log_length_avg); }
+  // The steps of one chain at this iteration: ceil(h T / eps) with h in (0, 1) from a Halton sequence.
+  std::uint32_t steps(const State& s, bool warmup, std::uint64_t iteration, double eps) const;
+  // One Adam step from a transition's record, then the centres move towards the points kept.
+  template <class T>
+  void learn(State& s, std::uint64_t iteration, const TransitionRecord<T>& record, const DiagonalMetric& metric) const;
+  // Halton (van der Corput, base 2) point of an iteration, in (0, 1).
+  static double jitter(std::uint64_t iteration);
+};
+
+}  // namespace symhmc

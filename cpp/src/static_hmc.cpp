@@ -1,0 +1,58 @@
+#include "symhmc/static_hmc.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace symhmc {
+
+template <class T>
+StaticHmc<T>::StaticHmc(std::size_t chains, std::size_t dim, double max_energy_error)
+    : max_energy_error_(max_energy_error), proposal_(chains, dim), p_(chains * dim), h0_(chains) {
+  active_.reserve(chains);
+}
+
+template <class T>
+void StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const double* eps,
+                              const std::uint32_t* n_steps, const Philox& rng, std::uint64_t it,
+                              Integrator<T>& integrator, TransitionRecord<T>& record) {
+  const std::size_t C = z.chains, P = z.dim;
+  record.resize(C, P);
+  record.start = z.q;
+  proposal_ = z;
+  std::uint32_t longest = 0;
+  for (std::size_t c = 0; c < C; ++c) {
+    metric.draw_momentum(Stream(rng, c, it, Purpose::momentum), c, p_.data() + c * P);
+    h0_[c] = -double(z.logp[c]) + metric.kinetic(c, p_.data() + c * P);
+    longest = std::max(longest, n_steps[c]);
+  }
+  // All chains step together; a chain leaves the batch when its steps are done or its density turns
+  // non-finite (divergent: the energy error is then infinite anyway).
+  for (std::uint32_t step = 0; step < longest; ++step) {
+    active_.clear();
+    for (std::size_t c = 0; c < C; ++c)
+      if (step < n_steps[c] && std::isfinite(double(proposal_.logp[c]))) active_.push_back(c);
+    if (active_.empty()) break;
+    integrator.step(proposal_, p_, metric, eps, active_);
+  }
+  for (std::size_t c = 0; c < C; ++c) {
+    TransitionInfo& info = record.info[c];
+    double h1 = std::numeric_limits<double>::infinity();
+    if (std::isfinite(double(proposal_.logp[c]))) h1 = -double(proposal_.logp[c]) + metric.kinetic(c, p_.data() + c * P);
+    info.diverging = !std::isfinite(h1) || h1 - h0_[c] > max_energy_error_;
+    info.accept_prob = info.diverging ? 0.0 : std::fmin(1.0, std::exp(h0_[c] - h1));
+    const bool accept = !info.diverging && Stream(rng, c, it, Purpose::accept).uniform(0) < info.accept_prob;
+    if (accept) z.copy_from(c, proposal_, c);
+    info.energy = accept ? h1 : h0_[c];
+    info.step_size = eps[c];
+    info.n_steps = n_steps[c];
+    info.tree_depth = 0;
+  }
+  record.end = proposal_.q;
+  record.end_momentum = p_;
+}
+
+template class StaticHmc<double>;
+template class StaticHmc<float>;
+
+}  // namespace symhmc
