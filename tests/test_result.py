@@ -81,3 +81,28 @@ def test_result_repr_and_partial_flag(fitted):
     assert res.inv_metric.shape == (3, res.draws.shape[2])
     with pytest.raises(ValueError, match="log_evidence"):
         res.log_evidence
+
+
+def test_summary_warns_in_plain_words_and_names_the_fix():
+    # Two leapfrog steps and a short warm-up on a 1-5-1 net: the chains cannot agree on f(x).
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, size=(40, 1))
+    y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=40)
+    model = sh.BayesianMLP(X, y, hidden=(5,), noise=0.1)
+    bad = sh.sample(model, chains=4, draws=30, warmup=30, n_steps=2, seed=0, progress=False).summary()
+    assert any("R-hat" in w and "warmup=" in w for w in bad.warnings), bad.warnings
+    assert any("effective draws" in w and "draws=" in w for w in bad.warnings), bad.warnings
+    assert "WARNING" in str(bad)
+    # A well-mixed run of a standard Gaussian earns no warning.
+    good = sh.sample(sh.GaussianTarget(np.zeros(3), np.ones(3)), chains=4, draws=500, seed=0,
+                     progress=False).summary()
+    assert good.warnings == [], good.warnings
+    assert "WARNING" not in str(good)
+
+
+def test_summary_reports_the_trajectory(fitted):
+    model, res = fitted
+    totals = res.summary().totals
+    assert totals["mean steps"] == pytest.approx(float(np.mean(res.stats["n_steps"])))
+    assert totals["trajectory length"] == pytest.approx(float(np.mean(res.stats["trajectory_length"])))
+    assert np.isfinite(res.trajectory_length) and res.trajectory_length > 0

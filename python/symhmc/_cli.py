@@ -22,7 +22,8 @@ Contents of the ``.npz`` file (``f = numpy.load(path)``; no pickled objects, ``a
 needed)::
 
     draws                (chain, draw, P) flat parameters [W1, b1, ..., WL, bL(, log_noise)]
-    stat_acceptance_rate, stat_diverging, stat_step_size, stat_lp, stat_n_steps, stat_energy
+    stat_acceptance_rate, stat_diverging, stat_step_size, stat_lp, stat_n_steps, stat_tree_depth,
+    stat_trajectory_length, stat_energy
                          (chain, draw) per-draw sampler statistics (ArviZ sample_stats names)
     param_names          (B,) block names, e.g. ['W1', 'b1', 'W2', 'b2']
     param_slices         (B, 2) start and stop of each block in the last axis of draws
@@ -110,7 +111,8 @@ _OPTION_OF = {
     "likelihood": "--likelihood", "noise": "--noise", "prior_scale": "--prior-scale",
     "bias_scale": "--prior-scale", "n_classes": "--target", "dtype": "--dtype", "threads": "--threads",
     "chains": "--chains", "draws": "--draws", "warmup": "--warmup", "thin": "--thin",
-    "n_steps": "--n-steps", "target_accept": "--target-accept", "seed": "--seed",
+    "n_steps": "--n-steps", "target_accept": "--target-accept", "seed": "--seed", "kernel": "--kernel",
+    "max_tree_depth": "--max-tree-depth",
     "canonicalize": "--canonicalize", "sort_key": "--sort-key",
 }
 
@@ -252,8 +254,12 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--thin", metavar="N", type=_int_at_least(1), default=1, help="store every THIN-th transition (default: 1)")
     g.add_argument("--seed", metavar="N", type=_int_at_least(0), default=0, help="default: 0")
     g.add_argument("--threads", metavar="N", type=_int_at_least(1), default=None, help="threads (default: all cores)")
-    g.add_argument("--n-steps", metavar="N", type=_int_at_least(1), default=128,
-                   help="leapfrog steps per transition (default: 128; MLP posteriors need long trajectories)")
+    g.add_argument("--kernel", choices=("hmc", "nuts"), default="hmc",
+                   help="hmc: trajectory length adapted in warm-up (default); nuts: the No-U-Turn sampler")
+    g.add_argument("--n-steps", metavar="N", type=_int_at_least(1), default=None,
+                   help="fixed leapfrog steps per transition (default: adapted in warm-up)")
+    g.add_argument("--max-tree-depth", metavar="N", type=_int_at_least(1), default=10,
+                   help="NUTS tree depth limit (default: 10)")
     g.add_argument("--target-accept", metavar="P", type=_open_unit, default=0.8, help="step-size adaptation target (default: 0.8)")
     g.add_argument("--canonicalize", action=argparse.BooleanOptionalAction, default=None,
                    help="map every draw to the canonical representative of its symmetry orbit "
@@ -353,7 +359,8 @@ def _run(args, argv: List[str]) -> int:
         result = sh.sample(
             model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
             thin=args.thin, threads=args.threads, progress=not args.no_progress,
-            n_steps=args.n_steps, target_accept=args.target_accept, **symmetry_options,
+            kernel=args.kernel, n_steps=args.n_steps, max_tree_depth=args.max_tree_depth,
+            target_accept=args.target_accept, **symmetry_options,
         )
     interrupted = bool(result.partial)
     if interrupted:
@@ -390,7 +397,8 @@ def _run(args, argv: List[str]) -> int:
         hidden=list(args.hidden), activation=args.activation, likelihood=args.likelihood, noise=noise,
         model_noise=model_noise if gaussian else None, prior_scale=list(args.prior_scale), dtype=args.dtype,
         chains=args.chains, draws=args.draws, warmup=args.warmup, thin=args.thin, seed=args.seed,
-        threads=args.threads, n_steps=args.n_steps, target_accept=args.target_accept,
+        threads=args.threads, kernel=args.kernel, n_steps=args.n_steps, max_tree_depth=args.max_tree_depth,
+        target_accept=args.target_accept,
         canonicalize=bool(getattr(result, "canonical", False)), sort_key=args.sort_key, out=args.out,
         argv=argv,
     )
@@ -407,6 +415,7 @@ def _run(args, argv: List[str]) -> int:
     print(f"time: {timing['seconds']:.2f} s sampling, {timing['gradient_evaluations']} gradient evaluations "
           f"({rate:,.0f} per second, all chains), {timing['gradient_seconds']:.2f} s in gradients; "
           f"step size {_fmt_range(result.step_size)}")
+    print(_trajectory_line(result, args))
     total = time.perf_counter() - t_start
     print(f"wrote {out} ({result.chains} chains x {result.n_draws} draws x {model.n_params} parameters); "
           f"total {total:.2f} s")
@@ -414,6 +423,21 @@ def _run(args, argv: List[str]) -> int:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _trajectory_line(result, args) -> str:
+    """How long the trajectories were: the adapted length (or NUTS's tree depths) and the steps."""
+    stats = result.stats
+    if stats["n_steps"].size == 0:
+        return "trajectories: no draws"
+    steps = float(np.mean(stats["n_steps"]))
+    if args.kernel == "nuts":
+        return (f"trajectories: NUTS, mean tree depth {float(np.mean(stats['tree_depth'])):.2f}, "
+                f"{steps:.1f} leapfrog steps per transition on average")
+    if args.n_steps is not None:
+        return f"trajectories: {args.n_steps} leapfrog steps (fixed, jittered), {steps:.1f} on average"
+    return (f"trajectories: length {result.trajectory_length:.4g} adapted in warm-up (jittered uniformly up to it), "
+            f"{steps:.1f} leapfrog steps per transition on average")
+
+
 class _options_named:
     """Turn the library's 'argument: message' errors into 'option: message' usage errors."""
 

@@ -48,8 +48,20 @@ class SamplerState:
         return self.raw["step_size"].copy()
 
     @property
+    def trajectory_length(self) -> float:
+        """The trajectory length adapted in warm-up (integration time; transitions draw their
+        length uniformly up to it), NaN when it was not adapted."""
+        return self.last_state.trajectory_length
+
+    @property
     def inv_metric(self) -> np.ndarray:
         return self.raw["inv_metric"].copy()
+
+    @property
+    def trajectory_length(self) -> float:
+        if self.settings.get("n_steps", 0) or self.settings.get("kernel", 0):
+            return float("nan")  # fixed steps, or NUTS
+        return float(np.exp(self.raw["log_length_avg"]))
 
     def check_target(self, target) -> None:
         if int(target.n_params) != self.n_params or np.dtype(target.dtype).name != self.dtype:
@@ -124,6 +136,12 @@ class SampleResult:
     def step_size(self) -> np.ndarray:
         """Adapted step size per chain."""
         return self.last_state.step_size
+
+    @property
+    def trajectory_length(self) -> float:
+        """The trajectory length adapted in warm-up (integration time; transitions draw their
+        length uniformly up to it), NaN when it was not adapted."""
+        return self.last_state.trajectory_length
 
     @property
     def inv_metric(self) -> np.ndarray:

@@ -65,13 +65,18 @@ def sample(
     Every leapfrog step evaluates all chains in one batched call to the compiled target. Each chain
     has its own step size, tuned by dual averaging towards ``target_accept`` during ``warmup``, and
     its own diagonal metric, estimated in Stan's doubling windows and tied over symmetry orbits when
-    the target declares a symmetry (an MLP's unit permutations). Transitions use ``n_steps`` leapfrog
-    steps, jittered (the same count for all chains: uniform in [ceil((1 - length_jitter) n_steps),
-    n_steps]) and a step size jittered by a factor uniform in [1 - step_jitter, 1 + step_jitter].
-    A transition whose energy error exceeds ``max_energy_error`` or turns non-finite is divergent:
-    rejected and counted. MLP posteriors usually need far longer trajectories than the default 16
-    steps (the orbit-tied metric cannot shrink single units' scales, so the step size follows the
-    tightest unit): 64 to 256 steps is typical; check the predictive R-hat in ``summary()``.
+    the target declares a symmetry (an MLP's unit permutations).
+
+    The trajectory length needs no tuning. With ``kernel="hmc"`` and ``n_steps=None`` (the defaults)
+    it is adapted during warm-up by ChEES (Hoffman, Radul & Sountsov 2021): stochastic gradient steps
+    on the expected change of every chain's squared distance to its own running mean, per unit of
+    length, with each transition's length drawn uniformly up to the adapted one (a Halton sequence);
+    after warm-up the length is fixed (``result.trajectory_length``). ``kernel="nuts"`` runs the
+    No-U-Turn sampler (multinomial, generalized U-turn criterion, ``max_tree_depth`` doublings at
+    most). ``n_steps=int`` runs static HMC with that many steps, jittered (the same count for all
+    chains: uniform in [ceil((1 - length_jitter) n_steps), n_steps]). The step size is jittered by
+    a factor uniform in [1 - step_jitter, 1 + step_jitter]. A transition whose energy error exceeds
+    ``max_energy_error`` or turns non-finite is divergent: rejected and counted.
 
     Parameters
     ----------
@@ -82,6 +87,11 @@ def sample(
     thin : store every ``thin``-th transition after warm-up (``draws`` counts stored draws).
     threads : threads for each batched evaluation (None: all cores).
     progress : show a tqdm progress bar when tqdm is installed.
+    kernel : "hmc" (static HMC, adapted or fixed length) or "nuts".
+    n_steps : None (adapt the trajectory length; the default) or a fixed number of leapfrog steps
+        (``kernel="hmc"`` only).
+    max_tree_depth : NUTS's limit on tree doublings (at most 2^max_tree_depth - 1 steps).
+    step_size : None (Stan's heuristic) or the initial step size; with ``warmup=0`` it is used as is.
     init : None (a target-specific default: a shrunk prior draw for an MLP), an array (chains, P)
         or (P,), or the ``last_state`` of an earlier result to continue that run exactly: chains,
         warm-up progress, step sizes, metric, seed and tempering then come from the state, the other
