@@ -32,6 +32,15 @@ def test_stepping_stone_evidence_matches_closed_form(seed, n, d, noise, prior):
     assert with_group == single
 
 
+def test_nuts_tempering_evidence_matches_closed_form():
+    model, exact = regression(0, 30, 2, 0.5, 1.0)
+    res = sh.sample(model, chains=4, draws=1500, warmup=1000, seed=0, progress=False, kernel="nuts",
+                    tempering=sh.Tempering(n_replicas=10))
+    estimate, se = res.log_evidence
+    assert abs(estimate - exact) <= 3 * se, (estimate, se, exact)
+    assert res.stats["tree_depth"].min() >= 1
+
+
 def test_adaptive_schedule_equalizes_swap_rates():
     model, _ = regression(0, 30, 2, 0.5, 1.0)
     res = sh.sample(model, chains=4, draws=1000, warmup=1000, seed=3, progress=False,
@@ -95,13 +104,15 @@ def test_reversible_swaps_and_all_replicas():
     assert np.array_equal(res.replica_draws[:, :, -1], res.draws)
 
 
+@pytest.mark.parametrize("kernel", ["hmc", "nuts"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_tempering_thread_invariance(dtype):
+def test_tempering_thread_invariance(dtype, kernel):
     rng = np.random.default_rng(8)
     X = rng.normal(size=(600, 2))
     y = np.tanh(X @ np.array([1.5, -1.0])) + 0.1 * rng.normal(size=600)
     model = sh.BayesianMLP(X, y, hidden=(5,), noise=0.1, dtype=dtype)
-    kw = dict(chains=2, draws=10, warmup=20, seed=9, progress=False, tempering=sh.Tempering(n_replicas=4))
+    kw = dict(chains=2, draws=10, warmup=20, seed=9, progress=False, tempering=sh.Tempering(n_replicas=4),
+              kernel=kernel)
     runs = [sh.sample(model, threads=t, **kw) for t in (1, 2)]
     assert np.array_equal(runs[0].draws, runs[1].draws)
     assert np.array_equal(runs[0].tempering.betas, runs[1].tempering.betas)
