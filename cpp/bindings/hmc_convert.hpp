@@ -45,8 +45,6 @@ inline py::dict state_to_dict(const HmcState& s) {
   d["window_n"] = m.n;
   d["window_mean"] = to_array(m.mean, {C, P});
   d["window_m2"] = to_array(m.m2, {C, P});
-  d["window_grad_mean"] = to_array(m.grad_mean, {C, P});
-  d["window_grad_m2"] = to_array(m.grad_m2, {C, P});
   const TrajectoryAdapter::State& t = s.trajectory_adaptation;
   d["log_length"] = t.log_length;
   d["log_length_avg"] = t.log_length_avg;
@@ -74,8 +72,6 @@ inline HmcState state_from_dict(const py::dict& d) {
   m.n = py::cast<double>(d["window_n"]);
   m.mean = from_array<double>(d, "window_mean", CP);
   m.m2 = from_array<double>(d, "window_m2", CP);
-  m.grad_mean = from_array<double>(d, "window_grad_mean", CP);
-  m.grad_m2 = from_array<double>(d, "window_grad_m2", CP);
   TrajectoryAdapter::State& t = s.trajectory_adaptation;
   t.log_length = py::cast<double>(d["log_length"]);
   t.log_length_avg = py::cast<double>(d["log_length_avg"]);
@@ -91,8 +87,6 @@ inline HmcSettings settings_from_dict(const py::dict& d) {
   s.kernel = static_cast<Kernel>(py::cast<int>(d["kernel"]));
   s.n_steps = py::cast<std::size_t>(d["n_steps"]);
   s.max_tree_depth = py::cast<int>(d["max_tree_depth"]);
-  s.integrator = static_cast<IntegratorKind>(py::cast<int>(d["integrator"]));
-  s.metric_estimator = static_cast<MetricEstimator>(py::cast<int>(d["metric_estimator"]));
   s.step_jitter = py::cast<double>(d["step_jitter"]);
   s.length_jitter = py::cast<double>(d["length_jitter"]);
   s.target_accept = py::cast<double>(d["target_accept"]);

@@ -48,8 +48,6 @@ MetricAdapter::State MetricAdapter::initial(std::size_t chains, std::size_t dim)
   State s;
   s.mean.assign(chains * dim, 0.0);
   s.m2.assign(chains * dim, 0.0);
-  s.grad_mean.assign(chains * dim, 0.0);
-  s.grad_m2.assign(chains * dim, 0.0);
   return s;
 }
 
@@ -74,13 +72,10 @@ void tie(std::vector<double>& v, const std::vector<int>& ties) {
 }  // namespace
 
 template <class T>
-void MetricAdapter::add(State& s, std::size_t chains, std::size_t dim, const T* q, const T* g) const {
+void MetricAdapter::add(State& s, std::size_t chains, std::size_t dim, const T* q) const {
   s.n += 1;
-  for (std::size_t c = 0; c < chains; ++c) {
+  for (std::size_t c = 0; c < chains; ++c)
     welford_add(s.n, s.mean.data() + c * dim, s.m2.data() + c * dim, q + c * dim, dim);
-    if (estimator_ == MetricEstimator::gradients)
-      welford_add(s.n, s.grad_mean.data() + c * dim, s.grad_m2.data() + c * dim, g + c * dim, dim);
-  }
 }
 
 // The variances are averaged over tie groups first (a tied metric is one value per group), then
@@ -93,13 +88,6 @@ void MetricAdapter::estimate(const State& s, std::size_t c, std::size_t dim, dou
   std::vector<double> var(dim);
   for (std::size_t i = 0; i < dim; ++i) var[i] = s.m2[c * dim + i] / (n - 1);
   tie(var, ties_);
-  if (estimator_ == MetricEstimator::gradients) {
-    std::vector<double> grad_var(dim);
-    for (std::size_t i = 0; i < dim; ++i) grad_var[i] = s.grad_m2[c * dim + i] / (n - 1);
-    tie(grad_var, ties_);
-    for (std::size_t i = 0; i < dim; ++i)
-      if (grad_var[i] > 0 && var[i] > 0) var[i] = std::sqrt(var[i] / grad_var[i]);
-  }
   for (std::size_t i = 0; i < dim; ++i) {
     const double v = (n / (n + 5.0)) * var[i] + 1e-3 * inverse[i] * (5.0 / (n + 5.0));
     if (std::isfinite(v) && v > 0) inverse[i] = v;
@@ -110,8 +98,6 @@ void MetricAdapter::reset(State& s) {
   s.n = 0;
   std::fill(s.mean.begin(), s.mean.end(), 0.0);
   std::fill(s.m2.begin(), s.m2.end(), 0.0);
-  std::fill(s.grad_mean.begin(), s.grad_mean.end(), 0.0);
-  std::fill(s.grad_m2.begin(), s.grad_m2.end(), 0.0);
 }
 
 double TrajectoryAdapter::jitter(std::uint64_t iteration) {
@@ -188,8 +174,8 @@ void TrajectoryAdapter::learn(State& s, std::uint64_t iteration, const Transitio
   }
 }
 
-template void MetricAdapter::add<double>(State&, std::size_t, std::size_t, const double*, const double*) const;
-template void MetricAdapter::add<float>(State&, std::size_t, std::size_t, const float*, const float*) const;
+template void MetricAdapter::add<double>(State&, std::size_t, std::size_t, const double*) const;
+template void MetricAdapter::add<float>(State&, std::size_t, std::size_t, const float*) const;
 template void TrajectoryAdapter::learn<double>(State&, std::uint64_t, const TransitionRecord<double>&,
                                                const DiagonalMetric&) const;
 template void TrajectoryAdapter::learn<float>(State&, std::uint64_t, const TransitionRecord<float>&,

@@ -37,15 +37,14 @@ HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcStat
       settings_(settings),
       state_(std::move(state)),
       rng_(state_.seed),
-      integrator_(target, settings.integrator, settings.threads),
+      integrator_(target, settings.threads),
       windows_(std::size_t(state_.warmup), settings.init_buffer, settings.term_buffer, settings.base_window),
-      metric_adapter_(target.metric_ties(), settings.metric_estimator) {
+      metric_adapter_(target.metric_ties()) {
   const std::size_t C = state_.chains, P = state_.dim;
   if (P != target.dim()) throw std::invalid_argument("state: dimension does not match the target");
   const auto& ma = state_.metric_adaptation;
   if (state_.position.size() != C * P || state_.inv_metric.size() != C * P || state_.step_size.size() != C ||
       state_.step_adaptation.size() != C || ma.mean.size() != C * P || ma.m2.size() != C * P ||
-      ma.grad_mean.size() != C * P || ma.grad_m2.size() != C * P ||
       state_.trajectory_adaptation.centre.size() != C * P)
     throw std::invalid_argument("state: inconsistent array sizes");
   const std::vector<int> ties = target.metric_ties();
@@ -186,7 +185,7 @@ void HmcSampler<T>::adapt(std::uint64_t it) {
   if (settings_.kernel == Kernel::static_hmc && settings_.n_steps == 0)
     trajectory_adapter_.learn(state_.trajectory_adaptation, it, record_, metric_);
   if (settings_.adapt_metric && windows_.in_slow_window(std::size_t(it))) {
-    metric_adapter_.add(state_.metric_adaptation, C, P, z_.q.data(), z_.grad.data());
+    metric_adapter_.add(state_.metric_adaptation, C, P, z_.q.data());
     if (windows_.window_ends(std::size_t(it))) {
       std::vector<double> inverse(P);
       for (std::size_t c = 0; c < C; ++c) {

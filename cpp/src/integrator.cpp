@@ -4,10 +4,6 @@
 #include <chrono>
 
 namespace symhmc {
-namespace {
-constexpr double kTwoStageB = 0.1931833275037836;  // McLachlan (1995): minimum error constant
-}
-
 template <class T>
 void Points<T>::copy_from(std::size_t d, const Points& other, std::size_t c) {
   std::copy_n(other.q.begin() + c * dim, dim, q.begin() + d * dim);
@@ -16,8 +12,7 @@ void Points<T>::copy_from(std::size_t d, const Points& other, std::size_t c) {
 }
 
 template <class T>
-Integrator<T>::Integrator(const Target<T>& target, IntegratorKind kind, int threads)
-    : target_(target), kind_(kind), threads_(threads) {}
+Integrator<T>::Integrator(const Target<T>& target, int threads) : target_(target), threads_(threads) {}
 
 template <class T>
 void Integrator<T>::evaluate(Points<T>& z) {
@@ -70,20 +65,10 @@ void Integrator<T>::drift(Points<T>& z, const std::vector<T>& p, const DiagonalM
 template <class T>
 void Integrator<T>::step(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
                          const std::vector<std::size_t>& active) {
-  if (kind_ == IntegratorKind::leapfrog) {
-    kick(z, p, eps, 0.5, active);
-    drift(z, p, metric, eps, 1.0, active);
-    evaluate(z, active);
-    kick(z, p, eps, 0.5, active);
-  } else {
-    kick(z, p, eps, kTwoStageB, active);
-    drift(z, p, metric, eps, 0.5, active);
-    evaluate(z, active);
-    kick(z, p, eps, 1 - 2 * kTwoStageB, active);
-    drift(z, p, metric, eps, 0.5, active);
-    evaluate(z, active);
-    kick(z, p, eps, kTwoStageB, active);
-  }
+  kick(z, p, eps, 0.5, active);
+  drift(z, p, metric, eps, 1.0, active);
+  evaluate(z, active);
+  kick(z, p, eps, 0.5, active);
 }
 
 template struct Points<double>;

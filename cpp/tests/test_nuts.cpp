@@ -232,7 +232,7 @@ int main() {
     std::vector<double> inv(C * P);
     for (std::size_t k = 0; k < C * P; ++k) inv[k] = which == 0 ? 0.5 + 0.25 * double(k % 7) : 1.0 + 0.5 * double(k);
     DiagonalMetric metric(C, P, inv);
-    Integrator<double> ia(target, IntegratorKind::leapfrog, 1), ib(target, IntegratorKind::leapfrog, 1);
+    Integrator<double> ia(target, 1), ib(target, 1);
     const int max_depth = which == 0 ? 7 : 10;
     Nuts<double> nuts(C, P, max_depth, 1000.0);
     Points<double> za(C, P), zb(C, P);
@@ -272,7 +272,7 @@ int main() {
   {
     const std::size_t C = 4, P = 2;
     Gaussian target({1.0, 5.0});
-    Integrator<double> integrator(target, IntegratorKind::leapfrog, 1);
+    Integrator<double> integrator(target, 1);
     DiagonalMetric metric(C, P, std::vector<double>(C * P, 1.0));
     Nuts<double> nuts(C, P, 10, 1000.0);
     Points<double> z(C, P);
@@ -315,7 +315,7 @@ int main() {
   // 3. Chain 0 alone and chain 0 among others (other starts, step sizes, metrics) draw bitwise the same.
   {
     Gaussian target({1.0, 2.0});
-    Integrator<double> ia(target, IntegratorKind::leapfrog, 1), ib(target, IntegratorKind::leapfrog, 1);
+    Integrator<double> ia(target, 1), ib(target, 1);
     DiagonalMetric ma(1, 2, {1, 2}), mb(4, 2, {1, 2, 2, 2, 3, 3, 0.5, 4});
     Nuts<double> na(1, 2, 10, 1000.0), nb(4, 2, 10, 1000.0);
     Points<double> za(1, 2), zb(4, 2);
@@ -343,7 +343,7 @@ int main() {
   // and U-turns at the half period: depth 5 nearly always, ~35 steps.
   for (std::size_t P : {std::size_t(1), std::size_t(50)}) {
     Gaussian target(std::vector<double>(P, 1.0));
-    Integrator<double> integrator(target, IntegratorKind::leapfrog, 1);
+    Integrator<double> integrator(target, 1);
     DiagonalMetric metric(2, P, std::vector<double>(2 * P, 1.0));
     Nuts<double> nuts(2, P, 10, 1000.0);
     Points<double> z(2, P);
@@ -380,7 +380,7 @@ int main() {
   // 5. max_depth 3: depth <= 3 and at most 7 steps, on the same problem (it wants depth ~5).
   {
     Gaussian target({1.0});
-    Integrator<double> integrator(target, IntegratorKind::leapfrog, 1);
+    Integrator<double> integrator(target, 1);
     DiagonalMetric metric(1, 1, {1});
     Nuts<double> nuts(1, 1, 3, 1000.0);
     Points<double> z(1, 1);
@@ -406,7 +406,7 @@ int main() {
     Gaussian narrow({0.1});
     for (int which = 0; which < 2; ++which) {
       const Target<double>& target = which == 0 ? static_cast<const Target<double>&>(cliff) : narrow;
-      Integrator<double> integrator(target, IntegratorKind::leapfrog, 1);
+      Integrator<double> integrator(target, 1);
       DiagonalMetric metric(2, 1, {1, 1});
       Nuts<double> nuts(2, 1, 10, 1000.0);
       Points<double> z(2, 1);
@@ -433,7 +433,7 @@ int main() {
   {
     const std::size_t C = 2, P = 2;
     GaussianF target({1.0, 2.0});
-    Integrator<float> integrator(target, IntegratorKind::two_stage, 1);
+    Integrator<float> integrator(target, 1);
     DiagonalMetric metric(C, P, std::vector<double>(C * P, 1.0));
     Nuts<float> nuts(C, P, 10, 1000.0);
     Points<float> z(C, P);

@@ -28,7 +28,7 @@ int main() {
   {
     const std::size_t C = 4, P = 2;
     Gaussian target({1.0, 3.0});
-    Integrator<double> integrator(target, IntegratorKind::leapfrog, 1);
+    Integrator<double> integrator(target, 1);
     DiagonalMetric metric(C, P, {1, 9, 1, 9, 1, 9, 1, 9});
     StaticHmc<double> hmc(C, P, 1000.0);
     Points<double> z(C, P);
@@ -59,7 +59,7 @@ int main() {
   // Chain 0 alone and chain 0 among others draw bitwise the same.
   {
     Gaussian target({1.0, 2.0});
-    Integrator<double> ia(target, IntegratorKind::leapfrog, 1), ib(target, IntegratorKind::leapfrog, 1);
+    Integrator<double> ia(target, 1), ib(target, 1);
     DiagonalMetric ma(1, 2, {1, 1}), mb(3, 2, {1, 1, 2, 2, 3, 3});
     StaticHmc<double> ha(1, 2, 1000.0), hb(3, 2, 1000.0);
     Points<double> za(1, 2), zb(3, 2);
@@ -79,7 +79,7 @@ int main() {
   // A trajectory into the cliff is divergent and rejected; the chain stays finite.
   {
     Cliff target;
-    Integrator<double> integrator(target, IntegratorKind::leapfrog, 1);
+    Integrator<double> integrator(target, 1);
     DiagonalMetric metric(1, 1, {1});
     StaticHmc<double> hmc(1, 1, 1000.0);
     Points<double> z(1, 1);

@@ -30,8 +30,6 @@ STAT_NAMES = {  # core field -> ArviZ sample_stats name
 }
 
 KERNELS = {"hmc": 0, "nuts": 1}
-INTEGRATORS = {"leapfrog": 0, "two_stage": 1}
-METRIC_ESTIMATORS = {"draws": 0, "gradients": 1}
 
 
 def sample(
@@ -57,8 +55,6 @@ def sample(
     sort_key: Optional[str] = None,
     tempering: Optional[Tempering] = None,
     out: Union[None, str, os.PathLike] = None,
-    _integrator: str = "leapfrog",
-    _metric: str = "draws",
 ) -> SampleResult:
     """Hamiltonian Monte Carlo for ``chains`` chains advancing in lockstep.
 
@@ -156,7 +152,6 @@ def sample(
 
     settings = dict(
         kernel=KERNELS[kernel], n_steps=n_steps or 0, max_tree_depth=max_tree_depth,
-        integrator=INTEGRATORS[_integrator], metric_estimator=METRIC_ESTIMATORS[_metric],
         step_jitter=float(step_jitter), length_jitter=float(length_jitter),
         target_accept=float(target_accept), max_energy_error=float(max_energy_error),
         initial_step_size=float(step_size or 0.0),

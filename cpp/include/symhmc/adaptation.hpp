@@ -42,26 +42,20 @@ class WindowSchedule {
   std::vector<std::size_t> ends_;
 };
 
-// How a window's draws become a diagonal metric.
-enum class MetricEstimator : int {
-  draws = 0,      // Stan: the variance of the draws
-  gradients = 1,  // nutpie: sqrt(Var(q) / Var(grad log p)), the Fisher-divergence optimum for a Gaussian
-};
-
-// Per-chain running moments of the draws (and gradients) in the current slow window.
+// Per-chain running moments of the draws in the current slow window (Welford).
 class MetricAdapter {
  public:
   struct State {
     double n = 0;
-    std::vector<double> mean, m2, grad_mean, grad_m2;  // chains x dim
+    std::vector<double> mean, m2;  // chains x dim
   };
   static State initial(std::size_t chains, std::size_t dim);
 
   // ties[i]: the tie group of coordinate i (one metric value per group); empty for none.
-  MetricAdapter(std::vector<int> ties, MetricEstimator estimator) : ties_(std::move(ties)), estimator_(estimator) {}
-  // Adds every chain's point (positions q and gradients g, chains x dim).
+  explicit MetricAdapter(std::vector<int> ties) : ties_(std::move(ties)) {}
+  // Adds every chain's position (q: chains x dim).
   template <class T>
-  void add(State& s, std::size_t chains, std::size_t dim, const T* q, const T* g) const;
+  void add(State& s, std::size_t chains, std::size_t dim, const T* q) const;
   // Writes chain c's metric from the window's moments into inverse (in: the previous metric, the
   // shrinkage target) and restarts the window once every chain is done (call reset()).
   void estimate(const State& s, std::size_t c, std::size_t dim, double* inverse) const;
@@ -69,7 +63,6 @@ class MetricAdapter {
 
  private:
   std::vector<int> ties_;
-  MetricEstimator estimator_;
 };
 
 // ChEES trajectory-length adaptation (Hoffman, Radul & Sountsov 2021), for all chains together:

@@ -29,8 +29,6 @@ struct HmcSettings {
   double step_jitter = 0.1;          // step size times U(1 - j, 1 + j), per chain and iteration
   double length_jitter = 0.2;        // fixed n_steps: steps uniform in [ceil((1 - j) n), n], same for all chains
   int max_tree_depth = 10;           // NUTS
-  IntegratorKind integrator = IntegratorKind::leapfrog;
-  MetricEstimator metric_estimator = MetricEstimator::draws;
   double target_accept = 0.8;        // dual averaging target
   double max_energy_error = 1000.0;  // above this (or non-finite) a transition is divergent
   double initial_step_size = 0;      // > 0: the first step size; 0: Stan's heuristic

@@ -1,5 +1,5 @@
-// The integrator: moves chains along Hamiltonian trajectories in lockstep. One step of all the chains
-// it is given costs one batched call to the target (two for the two-stage scheme), over those chains
+// The integrator: moves chains along Hamiltonian trajectories in lockstep with the leapfrog scheme.
+// One step of all the chains it is given costs one batched call to the target, over those chains
 // only, so chains that have finished their trajectory (static HMC with per-chain lengths, NUTS) cost
 // nothing. A position's log density and gradient do not depend on the batch it is evaluated in, so
 // leaving chains out changes no result.
@@ -28,26 +28,20 @@ struct Points {
   void copy_from(std::size_t d, const Points& other, std::size_t c);
 };
 
-enum class IntegratorKind : int {
-  leapfrog = 0,   // velocity Verlet: kick / 2, drift, kick / 2
-  two_stage = 1,  // kick b, drift / 2, kick 1 - 2b, drift / 2, kick b with b = 0.19318 (McLachlan's
-                  // minimum-error two-stage scheme; Blanes, Casas & Sanz-Serna 2014)
-};
-
 template <class T>
 class Integrator {
  public:
-  Integrator(const Target<T>& target, IntegratorKind kind, int threads);
+  Integrator(const Target<T>& target, int threads);
 
   // Evaluates log density and gradient of every chain of z.
   void evaluate(Points<T>& z);
-  // One step of size eps[c] (negative: backwards in time) for every chain c in active, moving z and
+  // One leapfrog step (kick / 2, drift, kick / 2) of size eps[c] (negative: backwards in time) for
+  // every chain c in active, moving z and
   // the momenta p (chains x dim). A chain whose density turns non-finite keeps its non-finite logp:
   // the transition decides what that means.
   void step(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
             const std::vector<std::size_t>& active);
 
-  IntegratorKind kind() const { return kind_; }
   std::size_t gradient_evaluations() const { return evaluations_; }
   double gradient_seconds() const { return seconds_; }
   // Evaluations that are not steps (tempering's exchange, the step size heuristic) are counted here too.
@@ -60,7 +54,6 @@ class Integrator {
   void evaluate(Points<T>& z, const std::vector<std::size_t>& active);
 
   const Target<T>& target_;
-  IntegratorKind kind_;
   int threads_;
   std::size_t evaluations_ = 0;
   double seconds_ = 0;
