@@ -213,6 +213,10 @@ def test_new_stats_are_reported(kernel):
         assert np.all(res.stats["tree_depth"] == 0)
     else:
         assert np.all((res.stats["tree_depth"] >= 0) & (res.stats["tree_depth"] <= 10))
+    # ArviZ's sample_stats carry them under the same names.
+    stats = res.to_arviz().sample_stats
+    for name in ("n_steps", "tree_depth", "trajectory_length"):
+        np.testing.assert_array_equal(np.asarray(stats[name]), res.stats[name])
 
 
 # -- e. threads ----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // What the samplers need from a distribution: its dimension and, for K positions at once, the log
 // density and its gradient. A target may declare that groups of coordinates are exchanged by its
 // symmetry group; the adaptive metric is then tied (one value per group) so that HMC stays
-// equivariant under the group (see DESIGN.md, "Why in-sampler relabeling is exact").
+// equivariant under the group (see docs/design.md, "The symmetry").
 #pragma once
 #include <cstddef>
 #include <stdexcept>
