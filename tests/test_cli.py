@@ -17,7 +17,7 @@ from symhmc._cli import main
 from symhmc._datasets import demo_function, demo_regression, load_csv
 
 TINY = ["--chains", "2", "--draws", "30", "--warmup", "30", "--hidden", "5", "--no-progress"]
-STATS = ("acceptance_rate", "diverging", "step_size", "lp", "n_steps", "energy")
+STATS = ("acceptance_rate", "diverging", "step_size", "lp", "n_steps", "energy", "tree_depth", "trajectory_length")
 
 
 def _write_csv(path, n=40, seed=1):
@@ -49,6 +49,22 @@ def _check_layout(f, chains, draws, sizes, noise_param):
     assert f["element_names"].shape == (P,) and f["element_names"][0] == "W1[0,0]"
     assert f["inv_metric"].shape == (chains, P) and f["final_step_size"].shape == (chains,)
     return P
+
+
+@pytest.mark.parametrize("options, says", [
+    ([], "adapted in warm-up"),
+    (["--kernel", "nuts"], "NUTS, mean tree depth"),
+    (["--n-steps", "12"], "12 leapfrog steps (fixed"),
+])
+def test_summary_prints_the_trajectory(tmp_path, capsys, options, says):
+    out = tmp_path / "t.npz"
+    assert main(["run", *TINY, *options, "--out", str(out)]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("trajectories:")]
+    assert len(line) == 1 and says in line[0], line
+    with np.load(out) as f:
+        steps = f["stat_n_steps"]
+        assert f"{steps.mean():.1f}" in line[0]  # the mean number of steps of the stored draws
+        assert json.loads(str(f["options"]))["kernel"] == ("nuts" if "nuts" in options else "hmc")
 
 
 def test_demo_run_writes_npz(tmp_path, capsys):
