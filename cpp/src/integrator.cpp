@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 namespace symhmc {
 template <class T>
@@ -50,25 +51,52 @@ void Integrator<T>::kick(Points<T>& z, std::vector<T>& p, const double* eps, dou
 }
 
 template <class T>
-void Integrator<T>::drift(Points<T>& z, const std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
-                          double fraction, const std::vector<std::size_t>& active) {
+void Integrator<T>::kick_drift(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
+                               double fraction, const std::vector<std::size_t>& active) {
   const std::size_t P = z.dim;
   for (std::size_t c : active) {
-    const T* pc = p.data() + c * P;
+    T* pc = p.data() + c * P;
     const double* m = metric.inverse(c);
+    const T* g = z.gradient(c);
     T* q = z.position(c);
-    const T e = T(fraction * eps[c]);
-    for (std::size_t i = 0; i < P; ++i) q[i] += e * T(m[i]) * pc[i];
+    const T k = T(fraction * eps[c]), e = T(eps[c]);
+    for (std::size_t i = 0; i < P; ++i) {
+      pc[i] += k * g[i];
+      q[i] += e * T(m[i]) * pc[i];
+    }
   }
 }
 
 template <class T>
 void Integrator<T>::step(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
                          const std::vector<std::size_t>& active) {
-  kick(z, p, eps, 0.5, active);
-  drift(z, p, metric, eps, 1.0, active);
+  kick_drift(z, p, metric, eps, 0.5, active);
   evaluate(z, active);
   kick(z, p, eps, 0.5, active);
+}
+
+template <class T>
+void Integrator<T>::trajectory(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
+                               const std::uint32_t* n_steps) {
+  active_.clear();
+  for (std::size_t c = 0; c < z.chains; ++c)
+    if (n_steps[c] > 0) active_.push_back(c);
+  for (std::uint32_t s = 0; !active_.empty(); ++s) {
+    kick_drift(z, p, metric, eps, s == 0 ? 0.5 : 1.0, active_);
+    evaluate(z, active_);
+    // Chains that are done get their closing half kick; the others carry it into the next kick.
+    finished_.clear();
+    std::size_t kept = 0;
+    for (std::size_t c : active_) {
+      const bool finite = std::isfinite(double(z.logp[c]));
+      if (finite && s + 1 < n_steps[c])
+        active_[kept++] = c;
+      else if (finite)
+        finished_.push_back(c);
+    }
+    active_.resize(kept);
+    kick(z, p, eps, 0.5, finished_);
+  }
 }
 
 template struct Points<double>;

@@ -8,9 +8,7 @@ namespace symhmc {
 
 template <class T>
 StaticHmc<T>::StaticHmc(std::size_t chains, std::size_t dim, double max_energy_error)
-    : max_energy_error_(max_energy_error), proposal_(chains, dim), p_(chains * dim), h0_(chains) {
-  active_.reserve(chains);
-}
+    : max_energy_error_(max_energy_error), proposal_(chains, dim), p_(chains * dim), h0_(chains) {}
 
 template <class T>
 void StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const double* eps,
@@ -20,21 +18,12 @@ void StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const 
   record.resize(C, P);
   record.start = z.q;
   proposal_ = z;
-  std::uint32_t longest = 0;
   for (std::size_t c = 0; c < C; ++c) {
     metric.draw_momentum(Stream(rng, c, it, Purpose::momentum), c, p_.data() + c * P);
     h0_[c] = -double(z.logp[c]) + metric.kinetic(c, p_.data() + c * P);
-    longest = std::max(longest, n_steps[c]);
   }
-  // All chains step together; a chain leaves the batch when its steps are done or its density turns
-  // non-finite (divergent: the energy error is then infinite anyway).
-  for (std::uint32_t step = 0; step < longest; ++step) {
-    active_.clear();
-    for (std::size_t c = 0; c < C; ++c)
-      if (step < n_steps[c] && std::isfinite(double(proposal_.logp[c]))) active_.push_back(c);
-    if (active_.empty()) break;
-    integrator.step(proposal_, p_, metric, eps, active_);
-  }
+  // A chain whose density turns non-finite stops there: divergent, its energy error is infinite.
+  integrator.trajectory(proposal_, p_, metric, eps, n_steps);
   for (std::size_t c = 0; c < C; ++c) {
     TransitionInfo& info = record.info[c];
     double h1 = std::numeric_limits<double>::infinity();

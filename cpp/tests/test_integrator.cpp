@@ -1,6 +1,7 @@
 // The integrator on a Gaussian: second-order energy error, exact reversibility, and chains evaluated
 // alone matching chains evaluated in a batch.
 #include <cmath>
+#include <cstdint>
 
 #include "check.hpp"
 #include "symhmc/integrator.hpp"
@@ -71,6 +72,27 @@ int main() {
       for (int i = 0; i < 2; ++i) CHECK(za.q[c * 2 + i] == zb.q[c * 2 + i] && pa[c * 2 + i] == pb[c * 2 + i], "chain %zu", c);
     CHECK(zb.q[2] == -0.3 && zb.q[3] == 0.4 && pb[2] == 3 && pb[3] == 4, "a left-out chain moved");
     CHECK(b.gradient_evaluations() == 3 + 2, "evaluations %zu", b.gradient_evaluations());
+  }
+  // A trajectory with merged half kicks matches single steps (to rounding), each chain with its own
+  // number of steps; a chain with none does not move.
+  {
+    Gaussian target({1.0, 2.0});
+    Integrator<double> a(target, 1), b(target, 1);
+    DiagonalMetric metric(3, 2, {1, 1, 2, 2, 0.5, 0.5});
+    Points<double> za(3, 2), zb(3, 2);
+    za.q = zb.q = {0.1, 0.2, -0.3, 0.4, 1.0, -1.0};
+    a.evaluate(za), b.evaluate(zb);
+    std::vector<double> pa{1, 2, 3, 4, 5, 6}, pb = pa;
+    const double eps[3] = {0.1, 0.2, 0.3};
+    const std::uint32_t steps[3] = {5, 0, 3};
+    a.trajectory(za, pa, metric, eps, steps);
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::uint32_t s = 0; s < steps[c]; ++s) b.step(zb, pb, metric, eps, {c});
+    for (int i = 0; i < 6; ++i)
+      CHECK(std::fabs(za.q[i] - zb.q[i]) < 1e-13 && std::fabs(pa[i] - pb[i]) < 1e-13, "entry %d: %g %g", i,
+            za.q[i] - zb.q[i], pa[i] - pb[i]);
+    CHECK(za.q[2] == -0.3 && pa[2] == 3, "a chain without steps moved");
+    CHECK(a.gradient_evaluations() == 3 + 8, "evaluations %zu", a.gradient_evaluations());
   }
   return symhmc_test::failures();
 }

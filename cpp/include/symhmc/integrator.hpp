@@ -5,6 +5,7 @@
 // leaving chains out changes no result.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "symhmc/metric.hpp"
@@ -36,11 +37,15 @@ class Integrator {
   // Evaluates log density and gradient of every chain of z.
   void evaluate(Points<T>& z);
   // One leapfrog step (kick / 2, drift, kick / 2) of size eps[c] (negative: backwards in time) for
-  // every chain c in active, moving z and
-  // the momenta p (chains x dim). A chain whose density turns non-finite keeps its non-finite logp:
-  // the transition decides what that means.
+  // every chain c in active, moving z and the momenta p (chains x dim). A chain whose density turns
+  // non-finite keeps its non-finite logp: the transition decides what that means.
   void step(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
             const std::vector<std::size_t>& active);
+  // n_steps[c] leapfrog steps of every chain c, all chains in lockstep, the closing half kick of one
+  // step merged with the opening half kick of the next (one pass over the momenta per step). A chain
+  // leaves the batch when its steps are done or its density turns non-finite (it stops there).
+  void trajectory(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
+                  const std::uint32_t* n_steps);
 
   std::size_t gradient_evaluations() const { return evaluations_; }
   double gradient_seconds() const { return seconds_; }
@@ -49,8 +54,9 @@ class Integrator {
 
  private:
   void kick(Points<T>& z, std::vector<T>& p, const double* eps, double fraction, const std::vector<std::size_t>& active);
-  void drift(Points<T>& z, const std::vector<T>& p, const DiagonalMetric& metric, const double* eps, double fraction,
-             const std::vector<std::size_t>& active);
+  // A kick of fraction x eps followed by a full drift, in one pass.
+  void kick_drift(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps, double fraction,
+                  const std::vector<std::size_t>& active);
   void evaluate(Points<T>& z, const std::vector<std::size_t>& active);
 
   const Target<T>& target_;
@@ -58,6 +64,7 @@ class Integrator {
   std::size_t evaluations_ = 0;
   double seconds_ = 0;
   std::vector<T> packed_q_, packed_logp_, packed_grad_;  // the active chains, contiguous
+  std::vector<std::size_t> active_, finished_;
 };
 
 extern template class Integrator<double>;

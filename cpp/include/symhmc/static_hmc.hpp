@@ -27,7 +27,6 @@ class StaticHmc {
   Points<T> proposal_;
   std::vector<T> p_;
   std::vector<double> h0_;
-  std::vector<std::size_t> active_;
 };
 
 extern template class StaticHmc<double>;
