@@ -100,6 +100,25 @@ def test_likelihood_symmetries_requires_a_bool(model):
     sh.canonicalize(model, theta, likelihood_symmetries=np.bool_(True))
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_align_huge_and_tiny_weights(activation):
+    """Alignment is scale-free: power-of-two multiples of the draws align exactly like them."""
+    m = mlp(hidden=(4, 3), activation=activation)
+    base = np.random.default_rng(1).standard_normal(m.n_params)
+    draws = sh.random_symmetry(m, np.tile(base, (6, 1)), seed=2)
+    draws = draws + 0.01 * np.random.default_rng(3).standard_normal(draws.shape)
+    aligned = sh.align(m, draws)
+    for k in (665, -665, 1000, -1000):
+        s = 2.0**k
+        with np.errstate(all="raise"):
+            out = sh.align(m, draws * s)
+        assert np.array_equal(out, aligned * s), k
+    out = sh.align(m, draws * 1e200)  # not a power of two: the same labelling, values rounded
+    np.testing.assert_allclose(out / 1e200, aligned, rtol=1e-12)
+    out = sh.align(m, draws * 1e200, pivot=aligned[0])
+    np.testing.assert_allclose(out / 1e200, aligned, rtol=1e-12)
+
+
 def test_mixture_weights_that_overflow_when_summed():
     g = sh.GaussianMixture([1e308, 1e308, 5e307], [[0.0], [1.0], [2.0]], 1.0)
     np.testing.assert_allclose(g.weights, [0.4, 0.4, 0.2])
