@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import symhmc as sh
+from symhmc._cli import main
 from symhmc._validation import INT32_MAX, UINT64_MAX
 
 from helpers import make_data
@@ -282,3 +283,81 @@ def test_valid_input_unchanged(model):
     a = sh.sample(model, chains=2, draws=3, warmup=3, seed=1, **QUIET)
     b = sh.sample(model, chains=2, draws=3, warmup=3, seed=1, **QUIET)
     assert np.array_equal(a.draws, b.draws)
+
+
+# -- 7. the command line: one line naming the option, exit status 2 -----------------------------------
+TINY = ["--chains", "2", "--draws", "20", "--warmup", "20", "--hidden", "3", "--no-progress"]
+
+
+def _csv(path, a, y):
+    with open(path, "w") as fh:
+        fh.write("a,y\n")
+        for u, v in zip(a, y):
+            fh.write(f"{float(u)!r},{float(v)!r}\n")
+    return str(path)
+
+
+def _run(tmp_path, capsys, extra):
+    out = tmp_path / "x.npz"
+    code = main(["run", *TINY, "--out", str(out), *extra])
+    err = capsys.readouterr().err.strip()
+    return code, err, out
+
+
+@pytest.mark.parametrize("extra, option", [
+    (["--hidden", "2147483648"], "--hidden"),
+    (["--hidden", "100000,100000"], "--hidden"),
+    (["--threads", "2147483648"], "--threads"),
+    (["--n-steps", str(2**64)], "--n-steps"),
+    (["--chains", str(2**40)], "--chains"),
+    (["--draws", str(10**12)], "--draws"),
+    (["--warmup", str(UINT64_MAX)], "--draws"),
+    (["--max-tree-depth", "31"], "--max-tree-depth"),
+    (["--noise", "1e-300"], "--noise"),
+    (["--prior-scale", "1e300"], "--prior-scale"),
+    (["--prior-scale", "1,1e-300"], "--prior-scale"),
+])
+def test_cli_bad_numbers_exit_2(tmp_path, capsys, extra, option):
+    code, err, out = _run(tmp_path, capsys, extra)
+    assert code == 2, err
+    assert "\n" not in err and "Traceback" not in err, err
+    assert option in err, err
+    assert not out.exists()
+
+
+def test_cli_huge_data(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=40)
+    y = np.sin(a) + 0.1 * rng.normal(size=40)
+    huge = _csv(tmp_path / "huge.csv", a * 1e300, y * 1e300)
+    # without standardization: the model's checks, as options
+    code, err, out = _run(tmp_path, capsys, ["--data", huge, "--target", "y", "--no-standardize"])
+    assert code == 2 and "\n" not in err and err.startswith("symhmc: error: --target"), err
+    huge_x = _csv(tmp_path / "huge_x.csv", a * 1e300, y)
+    code, err, out = _run(tmp_path, capsys, ["--data", huge_x, "--target", "y", "--no-standardize",
+                                             "--activation", "relu"])
+    assert code == 2 and "\n" not in err and err.startswith("symhmc: error: --data"), err
+    # beyond float64's headroom: refused by column
+    too_big = _csv(tmp_path / "too_big.csv", a, y / np.max(np.abs(y)) * 1e308)
+    code, err, out = _run(tmp_path, capsys, ["--data", too_big, "--target", "y"])
+    assert code == 2 and "\n" not in err and "--target" in err and "'y'" in err, err
+    # with standardization (the default): finite and equal to the run on the data / 1e300
+    code, err, out = _run(tmp_path, capsys, ["--data", huge, "--target", "y"])
+    assert code == 0, err
+    small = _csv(tmp_path / "small.csv", a, y)
+    out_small = tmp_path / "small.npz"
+    assert main(["run", *TINY, "--out", str(out_small), "--data", small, "--target", "y"]) == 0
+    with np.load(out) as f, np.load(out_small) as g:
+        for key in ("predict_mean", "predict_sd", "predict_sd_obs", "grid_mean", "grid_x", "x_scale", "y_scale"):
+            assert np.all(np.isfinite(f[key])), key
+            np.testing.assert_allclose(f[key] / 1e300, g[key], rtol=1e-6, atol=1e-9, err_msg=key)
+
+
+def test_cli_categorical_label_too_large(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=20)
+    label = (np.arange(20) % 2).astype(float)
+    label[0] = 1e12
+    path = _csv(tmp_path / "cat.csv", a, label)
+    code, err, out = _run(tmp_path, capsys, ["--data", path, "--target", "y", "--likelihood", "categorical"])
+    assert code == 2 and "\n" not in err and "--target" in err, err
