@@ -279,6 +279,7 @@ def test_valid_input_unchanged(model):
     """Numbers given as NumPy scalars and sequences still work; scales are the same floats."""
     m = mlp(prior_scale=np.float32(2.0), bias_scale=(1.0, np.float64(0.5)), hidden=np.array([3]))
     assert m.weight_scales == (2.0, 2.0) and m.bias_scales == (1.0, 0.5) and m.hidden == (3,)
+    assert mlp(prior_scale=(s for s in (1, 2))).weight_scales == (1.0, 2.0)  # any iterable of numbers
     assert sh.Tempering(betas=np.array([0.0, 0.5, 1.0])).betas == (0.0, 0.5, 1.0)
     a = sh.sample(model, chains=2, draws=3, warmup=3, seed=1, **QUIET)
     b = sh.sample(model, chains=2, draws=3, warmup=3, seed=1, **QUIET)

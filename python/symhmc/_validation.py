@@ -96,7 +96,7 @@ def check_positive_scales(value, n: int, name: str) -> List[float]:
         values = [value] * n
     else:
         try:
-            arr = as_float_array(value, name, np.float64)
+            arr = as_float_array(value if isinstance(value, np.ndarray) else list(value), name, np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"{name}: expected a positive number or a sequence of {n}") from None
         if arr.ndim != 1 or arr.dtype == np.bool_:
