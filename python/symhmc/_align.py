@@ -70,17 +70,21 @@ def align(model, draws, pivot="mean", max_iter: int = 50) -> np.ndarray:
     _linear_sum_assignment()  # a clear ImportError before any work when scipy is missing
     x = np.array(flat, dtype=np.float64, copy=True)
     params = {k: np.array(v, copy=True) for k, v in model.unflatten(x).items()}
+    # Scores are inner products: weights beyond 1e100 (or below 1e-100) would overflow (underflow)
+    # them. Such draws are scored at a power-of-two scale, which changes no assignment.
+    scale = _score_scale(x)
     if mean_pivot:
-        p = np.asarray(canonicalize(model, flat[0]), dtype=np.float64)
+        c0 = float(scale[0])  # canonicalize's sort keys are squares too: order the scaled draw
+        p = np.asarray(canonicalize(model, x[0] * c0), dtype=np.float64) / c0
         initial = True
         for _ in range(max_iter):
-            changed = _align_to(model, params, model.unflatten(p), initial)
+            changed = _align_to(model, params, _scaled_pivot(model, p), initial, scale)
             initial = False
-            p = model.flatten(params).mean(axis=0)
+            p = _mean(model.flatten(params))
             if not changed:
                 break
     else:
-        _align_to(model, params, model.unflatten(np.asarray(pivot, dtype=np.float64)), True)
+        _align_to(model, params, _scaled_pivot(model, np.asarray(pivot, dtype=np.float64)), True, scale)
     return np.ascontiguousarray(model.flatten(params), dtype=model.dtype).reshape(shape)
 
 
@@ -100,6 +104,27 @@ def _check_pivot(model, pivot) -> bool:
     return False
 
 
+def _score_scale(x: np.ndarray) -> np.ndarray:
+    """Per row of x (K, P): 1, or a power of two taking the row's largest |entry| near 1 when it lies
+    outside [1e-100, 1e100], where inner products of two such vectors would overflow or underflow."""
+    top = np.max(np.abs(x), axis=-1)
+    exponent = np.frexp(top)[1]
+    extreme = (top > 1e100) | ((top > 0) & (top < 1e-100))
+    return np.where(extreme, np.ldexp(1.0, -exponent), 1.0)
+
+
+def _scaled_pivot(model, p: np.ndarray) -> Dict[str, np.ndarray]:
+    return model.unflatten(p * _score_scale(p[None])[0])
+
+
+def _mean(x: np.ndarray) -> np.ndarray:
+    """Mean over the rows without overflow for entries near float64's limit."""
+    top = float(np.max(np.abs(x))) if x.size else 0.0
+    if top < 1e300:
+        return x.mean(axis=0)
+    return top * (x / top).mean(axis=0)
+
+
 def _linear_sum_assignment():
     try:
         from scipy.optimize import linear_sum_assignment
@@ -108,7 +133,8 @@ def _linear_sum_assignment():
     return linear_sum_assignment
 
 
-def _align_to(model, params: Dict[str, np.ndarray], piv: Dict[str, np.ndarray], initial: bool) -> bool:
+def _align_to(model, params: Dict[str, np.ndarray], piv: Dict[str, np.ndarray], initial: bool,
+              scale: np.ndarray) -> bool:
     """In place: coordinate descent over hidden layers of the distance of every draw to the pivot.
     Returns whether any draw was relabeled."""
     n_layers = len(model.layer_sizes) - 1
@@ -118,7 +144,7 @@ def _align_to(model, params: Dict[str, np.ndarray], piv: Dict[str, np.ndarray], 
     changed = False
     if initial:  # incoming weights and biases only, first to last: each layer's inputs already match
         for l in range(1, n_layers):
-            changed |= bool(np.any(_match_layer(params, piv, l, odd, everyone, outgoing=False)))
+            changed |= bool(np.any(_match_layer(params, piv, l, odd, everyone, scale, outgoing=False)))
     # Layer l of draw k needs another look only when a neighbouring layer of that draw has moved.
     dirty = {l: np.ones(K, dtype=bool) for l in range(1, n_layers)}
     for _ in range(_MAX_SWEEPS):
@@ -128,7 +154,7 @@ def _align_to(model, params: Dict[str, np.ndarray], piv: Dict[str, np.ndarray], 
             dirty[l][:] = False
             if rows.size == 0:
                 continue
-            moved = rows[_match_layer(params, piv, l, odd, rows, outgoing=True)]
+            moved = rows[_match_layer(params, piv, l, odd, rows, scale, outgoing=True)]
             if moved.size:
                 changed = any_left = True
                 for nb in (l - 1, l + 1):
@@ -139,15 +165,19 @@ def _align_to(model, params: Dict[str, np.ndarray], piv: Dict[str, np.ndarray], 
     return changed
 
 
-def _match_layer(params, piv, l: int, odd: bool, rows: np.ndarray, outgoing: bool) -> np.ndarray:
+def _match_layer(params, piv, l: int, odd: bool, rows: np.ndarray, scale: np.ndarray, outgoing: bool) -> np.ndarray:
     """Best relabeling of layer l's units (given the other layers) for draws ``rows``, applied in
-    place; returns which of ``rows`` changed."""
+    place; returns which of ``rows`` changed. ``scale`` (per draw) multiplies the draws in the scores."""
     W, b, V = params[f"W{l}"][rows], params[f"b{l}"][rows], params[f"W{l + 1}"][rows]
     n, d = b.shape
+    Ws, bs, Vs = W, b, V
+    if np.any(scale[rows] != 1.0):
+        c = scale[rows]
+        Ws, bs, Vs = W * c[:, None, None], b * c[:, None], V * c[:, None, None]
     # S[k, a, c]: inner product of draw k's unit a with the pivot's unit c (whole slices).
-    S = np.einsum("kia,ic->kac", W, piv[f"W{l}"]) + b[:, :, None] * piv[f"b{l}"][None, None, :]
+    S = np.einsum("kia,ic->kac", Ws, piv[f"W{l}"]) + bs[:, :, None] * piv[f"b{l}"][None, None, :]
     if outgoing:
-        S += np.einsum("kao,co->kac", V, piv[f"W{l + 1}"])
+        S += np.einsum("kao,co->kac", Vs, piv[f"W{l + 1}"])
     score = np.abs(S) if odd else S
     diag = np.einsum("kaa->ka", S)
     # Identity (with + signs) is optimal when each unit's own pivot unit scores best in its row:

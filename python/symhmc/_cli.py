@@ -127,7 +127,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 # -- option types (their messages become "argument --opt: <message>") ---------------------------
-def _int_at_least(minimum: int):
+INT32_MAX = 2**31 - 1   # sizes and threads (C++ int)
+UINT64_MAX = 2**64 - 1  # counts of transitions and steps, seeds
+SCALE_MIN, SCALE_MAX = 1e-150, 1e150  # noise and prior scales beyond these overflow the log density
+DATA_MAX = 1e305        # standardized data: larger values leave no room for outputs in original units
+
+
+def _int_at_least(minimum: int, maximum: Optional[int] = UINT64_MAX):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -135,6 +141,8 @@ def _int_at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"expected an int >= {minimum}, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected an int >= {minimum}, got {text!r}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected an int <= {maximum}, got {text!r}")
         return value
 
     parse.__name__ = f"int >= {minimum}"
@@ -156,6 +164,8 @@ def _float_where(ok, expected: str):
 
 
 _positive_float = _float_where(lambda v: v > 0 and math.isfinite(v), "a positive number")
+_scale = _float_where(lambda v: SCALE_MIN <= v <= SCALE_MAX,
+                      f"a positive number in [{SCALE_MIN:g}, {SCALE_MAX:g}]")
 _open_unit = _float_where(lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
@@ -169,6 +179,8 @@ def _hidden(text: str) -> Tuple[int, ...]:
             w = int(part)
         except ValueError:
             w = 0
+        if w > INT32_MAX:
+            raise argparse.ArgumentTypeError(f"expected widths <= {INT32_MAX}, got {text!r}")
         if w < 1:
             raise argparse.ArgumentTypeError(
                 f"expected comma-separated positive widths such as '50' or '20,20' ('none' for a linear model), got {text!r}"
@@ -181,17 +193,19 @@ def _noise(text: str):
     if text.strip().lower() == "infer":
         return "infer"
     try:
-        return _positive_float(text)
+        return _scale(text)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'infer', got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number in [{SCALE_MIN:g}, {SCALE_MAX:g}] or 'infer', got {text!r}") from None
 
 
 def _scales(text: str) -> Tuple[float, ...]:
     try:
-        return tuple(_positive_float(p) for p in text.split(","))
+        return tuple(_scale(p) for p in text.split(","))
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected a positive number, or one per layer separated by commas, got {text!r}"
+            f"expected a positive number in [{SCALE_MIN:g}, {SCALE_MAX:g}], or one per layer separated by "
+            f"commas, got {text!r}"
         ) from None
 
 
@@ -248,17 +262,17 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="prior sd of the weights and biases: one value, or one per layer (default: 1)")
     g.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default: float64")
     g = run.add_argument_group("sampler")
-    g.add_argument("--chains", metavar="N", type=_int_at_least(1), default=4, help="default: 4")
+    g.add_argument("--chains", metavar="N", type=_int_at_least(1, INT32_MAX), default=4, help="default: 4")
     g.add_argument("--draws", metavar="N", type=_int_at_least(1), default=1000, help="stored draws per chain (default: 1000)")
     g.add_argument("--warmup", metavar="N", type=_int_at_least(0), default=1000, help="warm-up (adaptation) transitions (default: 1000)")
     g.add_argument("--thin", metavar="N", type=_int_at_least(1), default=1, help="store every THIN-th transition (default: 1)")
-    g.add_argument("--seed", metavar="N", type=_int_at_least(0), default=0, help="default: 0")
-    g.add_argument("--threads", metavar="N", type=_int_at_least(1), default=None, help="threads (default: all cores)")
+    g.add_argument("--seed", metavar="N", type=_int_at_least(0, None), default=0, help="default: 0")
+    g.add_argument("--threads", metavar="N", type=_int_at_least(1, INT32_MAX), default=None, help="threads (default: all cores)")
     g.add_argument("--kernel", choices=("hmc", "nuts"), default="hmc",
                    help="hmc: trajectory length adapted in warm-up (default); nuts: the No-U-Turn sampler")
     g.add_argument("--n-steps", metavar="N", type=_int_at_least(1), default=None,
                    help="fixed leapfrog steps per transition (default: adapted in warm-up)")
-    g.add_argument("--max-tree-depth", metavar="N", type=_int_at_least(1), default=10,
+    g.add_argument("--max-tree-depth", metavar="N", type=_int_at_least(1, 30), default=10,
                    help="NUTS tree depth limit (default: 10)")
     g.add_argument("--target-accept", metavar="P", type=_open_unit, default=0.8, help="step-size adaptation target (default: 0.8)")
     g.add_argument("--canonicalize", action=argparse.BooleanOptionalAction, default=None,
@@ -329,13 +343,14 @@ def _run(args, argv: List[str]) -> int:
     x_mean, x_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
     y_mean, y_scale = 0.0, 1.0
     if args.standardize:
-        x_mean, x_scale = X.mean(axis=0), X.std(axis=0)
-        x_scale = np.where(x_scale > 0, x_scale, 1.0)
+        _check_magnitude(X, feature_names, "--data")
+        x_mean, x_scale = _centre_scale(X)
         if gaussian:
-            y_mean, y_scale = float(y.mean()), float(y.std())
-            y_scale = y_scale if y_scale > 0 else 1.0
-    Xs = (X - x_mean) / x_scale
-    ys = (y - y_mean) / y_scale if gaussian else y
+            _check_magnitude(y[:, None], [target_name], "--target")
+            m, sd = _centre_scale(y[:, None])
+            y_mean, y_scale = float(m[0]), float(sd[0])
+    Xs = _standardized(X, x_mean, x_scale)
+    ys = _standardized(y, y_mean, y_scale) if gaussian else y
     model_noise = noise / y_scale if isinstance(noise, float) else (noise if gaussian else 0.1)
     prior_scale = args.prior_scale[0] if len(args.prior_scale) == 1 else list(args.prior_scale)
 
@@ -355,6 +370,7 @@ def _run(args, argv: List[str]) -> int:
         symmetry_options["canonicalize"] = args.canonicalize
     if args.sort_key is not None:
         symmetry_options["sort_key"] = args.sort_key
+    _check_draws_memory(args, model)
     with _options_named():
         result = sh.sample(
             model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
@@ -404,6 +420,12 @@ def _run(args, argv: List[str]) -> int:
     )
     payload["options"] = np.asarray(json.dumps(options))
     _write_npz(out, payload)
+    overflowed = sorted(k for k, v in payload.items() if k.startswith(("predict_", "grid_"))
+                        and np.asarray(v).dtype.kind == "f" and not np.all(np.isfinite(v)))
+    if overflowed:  # never a silent wrong answer: the file is written, but the run is not a success
+        print(f"{PROG}: error: {', '.join(overflowed)} in {out} are not finite (the data's scale overflows "
+              "float64 in original units); rescale the data", file=sys.stderr)
+        return 1
 
     if result.n_draws >= 4:
         with warnings.catch_warnings():  # degenerate chains make arviz-stats warn; the table shows it
@@ -452,6 +474,49 @@ class _options_named:
         if not sep or option is None:
             return False
         raise UsageError(f"{option}:{rest}") from None
+
+
+def _check_magnitude(values: np.ndarray, names: Sequence[str], option: str) -> None:
+    """Refuse columns so large that outputs in their original units would overflow float64."""
+    top = np.max(np.abs(values), axis=0)
+    for name, t in zip(names, top):
+        if t > DATA_MAX:
+            raise UsageError(f"{option}: column {name!r} has values up to {t:.4g}; beyond {DATA_MAX:g} the "
+                             "predictions in original units overflow float64, rescale the column")
+
+
+def _centre_scale(values: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Column means and sds (sd 1 for a constant column), computed at a scale where squares of
+    values near 1e300 do not overflow (then the same as NumPy's mean and std)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, scale = values.mean(axis=0), values.std(axis=0)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
+        top = np.max(np.abs(values), axis=0)
+        top = np.where(top > 0, top, 1.0)
+        unit = values / top
+        mean, scale = unit.mean(axis=0) * top, unit.std(axis=0) * top
+    return mean, np.where(scale > 0, scale, 1.0)
+
+
+def _standardized(values: np.ndarray, mean, scale) -> np.ndarray:
+    """(values - mean) / scale, computed in the scale's units when the difference would overflow."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (values - mean) / scale
+    if not np.all(np.isfinite(out)):
+        out = values / scale - np.asarray(mean) / scale
+    return out
+
+
+def _check_draws_memory(args, model) -> None:
+    """The draws are kept in memory and written to the .npz: refuse a run that cannot hold them."""
+    from ._validation import available_memory, format_bytes
+
+    nbytes = float(args.chains) * args.draws * (model.n_params * model.dtype.itemsize + 64)
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        option = "--draws" if args.draws >= args.chains else "--chains"
+        raise UsageError(f"{option}: {args.chains} chains x {args.draws} draws x {model.n_params} parameters need "
+                         f"about {format_bytes(nbytes)} of memory, but {format_bytes(avail)} is available")
 
 
 def _check_out(path: str) -> str:
@@ -509,10 +574,10 @@ def _predictive(result, model, Xs, y_mean, y_scale, gaussian, prefix) -> Dict[st
         mean, sd, q = y_mean + y_scale * mean, y_scale * sd, y_mean + y_scale * q
         if model.noise == "infer":
             log_sigma = np.asarray(result.draws[..., -1], dtype=np.float64)
-            sigma2 = float(np.mean(np.exp(2.0 * log_sigma))) * y_scale**2
+            sigma = math.sqrt(float(np.mean(np.exp(2.0 * log_sigma)))) * y_scale
         else:
-            sigma2 = (float(model.noise) * y_scale) ** 2
-        out["sd_obs"] = np.sqrt(sd**2 + sigma2)
+            sigma = float(model.noise) * y_scale
+        out["sd_obs"] = np.hypot(sd, sigma)  # sqrt(sd^2 + sigma^2) without overflow for huge y
     out.update(mean=mean, sd=sd, quantiles=q, probs=np.asarray(pred["probs"], dtype=np.float64))
     return {f"{prefix}_{k}": v for k, v in out.items()}
 

@@ -8,7 +8,10 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._validation import as_float_array, check_positive_scales, check_threads
+from ._validation import (
+    INT32_MAX, SCALE_MAX, as_float_array, check_bool, check_int, check_memory, check_positive_scales,
+    check_scale, check_threads, reject_text, to_dtype,
+)
 from ._native import core
 
 __all__ = ["BayesianMLP"]
@@ -95,26 +98,29 @@ class BayesianMLP:
         if infer_noise and likelihood != "gaussian":
             raise ValueError("noise: 'infer' needs likelihood='gaussian'")
         if not infer_noise:
-            noise = _positive_number(noise, "noise")
+            noise = check_scale(noise, "noise")
         loc, tau = _check_noise_prior(noise_prior)
 
         sizes = (X.shape[1], *hidden, out_dim)
         n_layers = len(sizes) - 1
         weight_sd = check_positive_scales(prior_scale, n_layers, "prior_scale")
         bias_sd = weight_sd if bias_scale is None else check_positive_scales(bias_scale, n_layers, "bias_scale")
-        if not isinstance(fan_in, (bool, np.bool_)):
-            raise TypeError(f"fan_in: expected a bool, got {type(fan_in).__name__}")
-        if fan_in:
+        if check_bool(fan_in, "fan_in"):
             weight_sd = [s / math.sqrt(d) for s, d in zip(weight_sd, sizes[:-1])]
         self.threads = threads
+        _check_size(sizes, X.shape[0], likelihood, n_classes, infer_noise)
+        if likelihood == "gaussian":
+            _check_y_scale(y, None if infer_noise else noise)
+        Xd, yd = to_dtype(X, self._dtype, "X"), to_dtype(y, self._dtype, "y")
 
         cls = core.MlpPosteriorF64 if self._dtype == np.float64 else core.MlpPosteriorF32
         self._core = cls(
             list(sizes), activation, likelihood, 1.0 if infer_noise else float(noise), infer_noise,
             loc, tau, list(weight_sd), list(bias_sd),
-            np.ascontiguousarray(X, self._dtype), np.ascontiguousarray(y, self._dtype),
+            np.ascontiguousarray(Xd), np.ascontiguousarray(yd),
         )
         self._X = X
+        self._y = y
         self.layer_sizes: Tuple[int, ...] = tuple(int(s) for s in sizes)
         self.hidden = hidden
         self.activation = activation
@@ -226,6 +232,38 @@ class BayesianMLP:
             init[:, -1] = self._noise_prior[0]
         return init
 
+    def _fingerprint(self) -> str:
+        """What a SamplerState must match to continue on this model: architecture, likelihood, noise
+        mode, dtype and priors (not the data, nor a fixed noise value)."""
+        arch = "-".join(str(s) for s in self.layer_sizes)
+        noise = "inferred noise" if self._infer_noise else "fixed noise"
+        prior = f"prior_scale={list(self.weight_scales)}, bias_scale={list(self.bias_scales)}"
+        if self._infer_noise:
+            prior += f", noise_prior={self._noise_prior}"
+        return f"BayesianMLP({arch}, {self.activation}, {self.likelihood}, {noise}, {self._dtype.name}, {prior})"
+
+    def _explain_bad_start(self, start: np.ndarray) -> str:
+        """Why the log density is not finite at the default start, naming the argument to change."""
+        th = np.ascontiguousarray(np.asarray(start, dtype=self._dtype).reshape(-1, self._n_params))
+        where = "at the default start (init was not given: a prior draw shrunk by 10)"
+        with np.errstate(all="ignore"):
+            prior = self.log_prior_and_likelihood(th)[0]
+            f = np.asarray(self._core.forward(th, np.ascontiguousarray(self._X, self._dtype), 0), dtype=np.float64)
+        if not np.all(np.isfinite(prior)):
+            return (f"prior_scale: {list(self.weight_scales)} (bias_scale {list(self.bias_scales)}) makes the log "
+                    f"prior overflow {where}; use smaller prior scales")
+        top_x = float(np.max(np.abs(self._X)))
+        if top_x > 1e100:
+            return f"X: values up to {top_x:.4g} make the log likelihood overflow {where}; rescale X (e.g. standardize it)"
+        top_f = float(np.max(np.abs(f))) if np.all(np.isfinite(f)) else float("inf")
+        if top_f > 1e100:
+            return (f"prior_scale: {list(self.weight_scales)} gives network outputs up to {top_f:.4g} {where}, and the "
+                    "log likelihood overflows; use smaller prior scales (or fan_in=True) or rescale X")
+        if self.likelihood == "gaussian" and not self._infer_noise:
+            return (f"noise: {self.noise:g} with y of size {float(np.max(np.abs(self._y))):.4g} makes the log "
+                    f"likelihood overflow {where}; raise noise, rescale y, or use noise='infer'")
+        return f"y: the log likelihood is not finite {where}; check the scale of y and X, or pass init"
+
     @property
     def symmetry(self):
         """The posterior's symmetry group: unit permutations of every hidden layer, and sign flips
@@ -253,7 +291,7 @@ class BayesianMLP:
             raise ValueError(f"X_new: expected shape (n, {self.layer_sizes[0]}), got {Xn.shape}")
         if not np.all(np.isfinite(Xn)):
             raise ValueError("X_new: contains NaN or inf")
-        return np.ascontiguousarray(Xn, self._dtype)
+        return np.ascontiguousarray(to_dtype(Xn, self._dtype, "X_new"))
 
     # -- conversions ---------------------------------------------------------------------------
     def unflatten(self, theta) -> Dict[str, np.ndarray]:
@@ -306,6 +344,7 @@ def _check_dtype(dtype) -> np.dtype:
 
 
 def _check_hidden(hidden) -> Tuple[int, ...]:
+    reject_text(hidden, "hidden", "an int or a sequence of positive ints")
     if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
         hidden = (hidden,)
     try:
@@ -317,6 +356,8 @@ def _check_hidden(hidden) -> Tuple[int, ...]:
             raise TypeError(f"hidden: widths must be ints, got {w!r}")
         if w < 1:
             raise ValueError(f"hidden: widths must be positive, got {w}")
+        if w > INT32_MAX:
+            raise ValueError(f"hidden: widths must be at most {INT32_MAX}, got {w}")
     if len(widths) > 60:
         raise ValueError("hidden: at most 60 hidden layers")
     return tuple(int(w) for w in widths)
@@ -342,16 +383,42 @@ def _check_y(y, n, likelihood, n_classes):
         return y, 1, True
     if not np.all(y == np.floor(y)) or np.any(y < 0):
         raise ValueError("y: categorical labels must be non-negative integers")
+    if y.max() >= INT32_MAX:
+        raise ValueError(f"y: categorical labels must be below {INT32_MAX} (class numbers 0..C-1), "
+                         f"found {y.max():.6g}")
     top = int(y.max()) + 1
     if n_classes is None:
         n_classes = max(top, 2)
-    if not isinstance(n_classes, numbers.Integral) or isinstance(n_classes, bool):
-        raise TypeError(f"n_classes: expected an int, got {n_classes!r}")
+    n_classes = check_int(n_classes, "n_classes", minimum=0)
     if n_classes < 2:
         raise ValueError(f"n_classes: need at least 2 classes, got {n_classes}")
     if top > n_classes:
         raise ValueError(f"y: labels must be in 0..{n_classes - 1}, found {top - 1}")
     return y, int(n_classes), True
+
+
+def _check_size(sizes, n_rows, likelihood, n_classes, infer_noise) -> None:
+    """Refuse a network whose parameters (or per-row workspace) cannot fit in memory, naming what
+    made it large: the hidden widths, or the class count of categorical labels."""
+    P = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) + int(infer_noise)
+    # A parameter vector, its gradient, a few copies in the sampler; activations of one row per unit.
+    nbytes = 8.0 * (4 * P + 2 * n_rows * sum(sizes))
+    name = "hidden"
+    if likelihood == "categorical" and sizes[-1] > max(sizes[:-1]):
+        name = "n_classes" if n_classes is not None else "y"
+    check_memory(nbytes, name, f"a network of layer sizes {'-'.join(map(str, sizes))} ({P:,} parameters)")
+
+
+def _check_y_scale(y, noise) -> None:
+    """Gaussian targets whose squared residuals overflow (|y| / noise > SCALE_MAX) give -inf
+    everywhere: refuse them by name before sampling."""
+    top = float(np.max(np.abs(y)))
+    if top > SCALE_MAX:
+        raise ValueError(f"y: values up to {top:.4g} make the gaussian log likelihood overflow; rescale y "
+                         f"(e.g. standardize it) to |y| <= {SCALE_MAX:g}")
+    if noise is not None and top / noise > SCALE_MAX:
+        raise ValueError(f"noise: {noise:g} is too small for y of size {top:.4g} (the log likelihood "
+                         "overflows); rescale y or raise noise")
 
 
 def _positive_number(v, name) -> float:

@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ._validation import as_float_array
+from ._validation import as_float_array, check_int
 
 __all__ = ["SampleResult", "SamplerState", "Summary"]
 
@@ -23,6 +23,7 @@ class SamplerState:
         self.tempering_raw = copy.deepcopy(tempering_raw)
         self.n_params = int(target.n_params)
         self.dtype = np.dtype(target.dtype).name
+        self.fingerprint = target_fingerprint(target)
 
     @property
     def chains(self) -> int:
@@ -69,9 +70,21 @@ class SamplerState:
                 f"init: this state belongs to a target with {self.n_params} {self.dtype} parameters, "
                 f"not {target.n_params} {np.dtype(target.dtype).name}"
             )
+        mine, theirs = getattr(self, "fingerprint", None), target_fingerprint(target)
+        if mine is not None and mine != theirs:
+            raise ValueError(f"init: this state belongs to {mine}, not to this target, {theirs}; continue a run "
+                             "only on the target it came from (pass an array of positions to start elsewhere)")
 
     def __repr__(self) -> str:
         return f"SamplerState(chains={self.chains}, iteration={self.iteration}, warmup={self.warmup})"
+
+
+def target_fingerprint(target) -> str:
+    """A short description of a target that a state must match: its class, sizes and priors."""
+    method = getattr(target, "_fingerprint", None)
+    if method is not None:
+        return method()
+    return f"{type(target).__name__}(P={int(target.n_params)}, {np.dtype(target.dtype).name})"
 
 
 class Summary:
@@ -162,6 +175,8 @@ class SampleResult:
         from ._tempering import laplace_log_evidence
 
         flat = self.draws.reshape(-1, self.draws.shape[2])
+        if flat.shape[0] == 0:
+            raise ValueError("draws: the result holds no draws; laplace_log_evidence needs at least one")
         best = flat[int(np.argmax(self.stats["lp"].reshape(-1)))]
         single = laplace_log_evidence(self.target, best)
         group = getattr(self.target, "log_group_size", 0.0)
@@ -200,6 +215,7 @@ class SampleResult:
         ``max_rows`` parameters: worst R-hat and smallest ESS of the layer), with divergences and
         acceptance; and, for models that predict, the same for network outputs at ``X_new``
         (default: up to 20 training inputs), whose R-hat is meaningful even across symmetric modes."""
+        max_rows = check_int(max_rows, "max_rows", minimum=0, maximum=None)
         if self.n_draws < 4:
             raise ValueError("summary: need at least 4 draws per chain")
         draws = np.asarray(self.draws, dtype=np.float64)

@@ -14,7 +14,7 @@ from ._native import core
 from ._result import SampleResult, SamplerState
 from ._tempering import PILOT_REPLICAS, Tempering, TemperingReport, pilot_schedule
 from ._seed import init_generator, seed_key
-from ._validation import as_float_array, check_threads
+from ._validation import INT32_MAX, UINT64_MAX, as_float_array, check_int, check_threads
 
 __all__ = ["sample"]
 
@@ -109,6 +109,8 @@ def sample(
     and its ``last_state`` continues from where it stopped.
     """
     _target_core_class(target)
+    if out is not None and not isinstance(out, (str, bytes, os.PathLike)):
+        raise TypeError(f"out: expected None or a file path, got {type(out).__name__} {out!r}")
     state = init if isinstance(init, SamplerState) else None
     if tempering is not None and not isinstance(tempering, Tempering):
         raise TypeError(f"tempering: expected a symhmc.Tempering or None, got {type(tempering).__name__}")
@@ -121,10 +123,13 @@ def sample(
     if tempering is not None and not target._core.can_split:
         raise ValueError("tempering: the target must split into a prior and a likelihood (a BayesianMLP, or a "
                          "GaussianMixture with reference_sd)")
-    chains = _count(chains, "chains", minimum=1)
+    chains = _count(chains, "chains", minimum=1, maximum=INT32_MAX)
     draws = _count(draws, "draws", minimum=0)
     warmup = _count(warmup, "warmup", minimum=0)
     thin = _count(thin, "thin", minimum=1)
+    if warmup + max(draws - 1, 0) * thin + 1 > UINT64_MAX:
+        raise ValueError(f"draws: warmup + draws x thin = {warmup} + {draws} x {thin} transitions exceeds "
+                         f"the core's limit of {UINT64_MAX}")
     if not isinstance(kernel, str) or kernel not in KERNELS:
         raise ValueError(f"kernel: expected 'hmc' or 'nuts', got {kernel!r}")
     if n_steps is not None:
@@ -337,13 +342,15 @@ def _symmetry_for(target, canonicalize, sort_key):
         raise ValueError("canonicalize: the target declares no symmetry (an MLP needs a hidden layer)")
     from ._symmetry import DEFAULT_SORT_KEY, _symmetry_core
 
-    return _symmetry_core(target, DEFAULT_SORT_KEY if sort_key is None else sort_key)
+    return _symmetry_core(target, DEFAULT_SORT_KEY if sort_key is None else sort_key, name="sort_key")
 
 
 def _initial_points(target, init, chains, key) -> np.ndarray:
     P = target.n_params
     if init is None:
-        start = target._default_init(init_generator(key), chains)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite start is explained below
+            start = target._default_init(init_generator(key), chains)
+        _check_default_start(target, start)
     else:
         start = as_float_array(init, "init", np.float64)
         if start.shape == (P,):
@@ -356,12 +363,20 @@ def _initial_points(target, init, chains, key) -> np.ndarray:
     return np.ascontiguousarray(start.astype(target.dtype).astype(np.float64))
 
 
-def _count(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return int(value)
+def _check_default_start(target, start) -> None:
+    """The core refuses a start with a non-finite log density as a bad init; when the user gave no
+    init, say instead which argument of the target makes the density overflow there."""
+    with np.errstate(all="ignore"):
+        try:
+            lp = np.asarray(target.logp_and_grad(start.astype(target.dtype))[0], dtype=np.float64)
+        except (ValueError, TypeError):
+            return  # e.g. a start beyond float32's range: the core reports it
+    if not np.all(np.isfinite(lp)):
+        raise ValueError(target._explain_bad_start(start))
+
+
+def _count(value, name, minimum, maximum=UINT64_MAX):
+    return check_int(value, name, minimum=minimum, maximum=maximum)
 
 
 def _check_open_unit(value, name):

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._native import core
 from ._seed import init_generator, seed_key
-from ._validation import as_float_array
+from ._validation import as_float_array, check_bool
 
 __all__ = ["SymmetryGroup", "canonicalize", "random_symmetry", "SORT_KEYS", "DEFAULT_SORT_KEY"]
 
@@ -48,9 +48,9 @@ class SymmetryGroup:
         return " x ".join(parts) if parts else "trivial"
 
 
-def _symmetry_core(model, key: str):
-    if key not in SORT_KEYS:
-        raise ValueError(f"key: expected one of {SORT_KEYS}, got {key!r}")
+def _symmetry_core(model, key: str, name: str = "key"):
+    if not isinstance(key, str) or key not in SORT_KEYS:
+        raise ValueError(f"{name}: expected one of {SORT_KEYS}, got {key!r}")
     cls = core.MlpSymmetryF64 if model.dtype == np.float64 else core.MlpSymmetryF32
     return cls(model._core, key)
 
@@ -86,7 +86,7 @@ def canonicalize(model, draws, key: Optional[str] = None, likelihood_symmetries:
     _check_model(model)
     key = DEFAULT_SORT_KEY if key is None else key
     flat, shape = _flat_draws(model, draws)
-    if likelihood_symmetries:
+    if check_bool(likelihood_symmetries, "likelihood_symmetries"):
         from ._likelihood_symmetries import remove_likelihood_symmetries
 
         flat = np.ascontiguousarray(remove_likelihood_symmetries(model, flat), dtype=model.dtype)
@@ -101,6 +101,8 @@ def random_symmetry(model, theta, seed=None) -> np.ndarray:
     _check_model(model)
     flat, shape = _flat_draws(model, theta)
     rng = init_generator(seed_key(seed))
+    if flat.shape[0] == 0:  # nothing to move (as canonicalize and align do)
+        return flat.reshape(shape).copy()
     params = model.unflatten(flat.copy())
     K = flat.shape[0]
     L = len(model.layer_sizes) - 1

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._native import core
-from ._validation import as_float_array
+from ._validation import SCALE_MAX, SCALE_MIN, as_float_array
 
 __all__ = ["GaussianTarget", "GaussianMixture", "Funnel"]
 
@@ -31,6 +31,17 @@ class _AnalyticTarget:
         lp, g = self._core.logp_and_grad(np.ascontiguousarray(arr.reshape(-1, self.n_params)))
         return (float(lp[0]), g[0]) if arr.ndim == 1 else (lp, g)
 
+    def _fingerprint(self) -> str:
+        """What a SamplerState must match to continue on this target."""
+        return f"{type(self).__name__}(P={self.n_params}{self._shape_note()})"
+
+    def _shape_note(self) -> str:
+        return ""
+
+    def _explain_bad_start(self, start) -> str:
+        return (f"init: the default start of this {type(self).__name__} has a non-finite log density; "
+                "check its parameters' scales, or pass init")
+
 
 class GaussianTarget(_AnalyticTarget):
     """Multivariate normal N(mean, cov): cov a (P, P) SPD matrix, or a (P,) vector of variances
@@ -51,6 +62,9 @@ class GaussianTarget(_AnalyticTarget):
         self.cov = cov
         self._core = core.GaussianTarget(list(self.mean), list(cov.ravel()), self.diagonal)
 
+    def _shape_note(self) -> str:
+        return ", diagonal" if self.diagonal else ", dense"
+
     def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
         """Draws from the target itself (its exact 'prior')."""
         z = rng.standard_normal((chains, self.n_params))
@@ -69,7 +83,10 @@ class GaussianMixture(_AnalyticTarget):
         self.weights = _finite(weights, "weights", 1)
         if np.any(self.weights <= 0):
             raise ValueError("weights: must be positive")
-        self.weights = self.weights / self.weights.sum()
+        top = self.weights.max()  # divide by the largest first: the sum of huge weights overflows
+        self.weights = (self.weights / top) / np.sum(self.weights / top)
+        if np.any(self.weights == 0):
+            raise ValueError("weights: their ratios exceed float64's range (a weight is 0 after normalizing)")
         self.means = _finite(means, "means", 2)
         M, P = self.means.shape
         if M != self.weights.shape[0]:
@@ -81,15 +98,28 @@ class GaussianMixture(_AnalyticTarget):
             raise ValueError(f"sds: expected a scalar, (M,) or (M, P), got shape {sds.shape}") from None
         if not np.all(np.isfinite(sds)) or np.any(sds <= 0):
             raise ValueError("sds: must be positive and finite")
+        if np.any(sds < SCALE_MIN) or np.any(sds > SCALE_MAX):
+            raise ValueError(f"sds: must lie in [{SCALE_MIN:g}, {SCALE_MAX:g}] (the log density overflows "
+                             f"otherwise), got values from {sds.min():g} to {sds.max():g}")
         self.sds = np.ascontiguousarray(sds, dtype=np.float64)
         if reference_sd is not None and (
             isinstance(reference_sd, bool) or not isinstance(reference_sd, numbers.Real) or not 0 < reference_sd < np.inf
         ):
             raise ValueError(f"reference_sd: expected a positive number or None, got {reference_sd!r}")
+        if reference_sd is not None and not SCALE_MIN <= reference_sd <= SCALE_MAX:
+            raise ValueError(f"reference_sd: must lie in [{SCALE_MIN:g}, {SCALE_MAX:g}], got {reference_sd!r}")
         self.reference_sd = reference_sd
         self._core = core.GaussianMixtureTarget(
             list(self.weights), list(self.means.ravel()), list(self.sds.ravel()), P, float(reference_sd or 0.0)
         )
+
+    def _shape_note(self) -> str:
+        return f", {self.weights.size} components, reference_sd={self.reference_sd}"
+
+    def _explain_bad_start(self, start) -> str:
+        return (f"means: the default start (around the centre of the means, spread like them) has a non-finite "
+                f"log density: means span {np.ptp(self.means):.4g} with sds down to {self.sds.min():.4g}; "
+                "rescale the means and sds, or pass init")
 
     def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
         """Around the centre of the component means, spread like the means themselves."""
@@ -109,6 +139,9 @@ class Funnel(_AnalyticTarget):
             raise ValueError(f"scale: expected a positive number, got {scale!r}")
         self.scale = float(scale)
         self._core = core.FunnelTarget(int(dim), self.scale)
+
+    def _shape_note(self) -> str:
+        return f", scale={self.scale}"
 
     def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
         return rng.uniform(-1, 1, (chains, self.n_params))

@@ -11,6 +11,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from ._native import core
+from ._validation import as_float_array, check_int
 
 __all__ = ["Tempering", "TemperingReport", "laplace_log_evidence"]
 
@@ -46,14 +47,16 @@ class Tempering:
             raise TypeError(f"n_replicas: expected an int or None, got {n!r}")
         if n is not None and n < 2:
             raise ValueError(f"n_replicas: need at least 2 replicas, got {n}")
+        if n is not None:
+            check_int(n, "n_replicas", minimum=2)
         if not isinstance(self.adapt, (bool, np.bool_)):
             raise TypeError(f"adapt: expected a bool, got {self.adapt!r}")
-        if self.swap not in ("deo", "reversible"):
+        if not isinstance(self.swap, str) or self.swap not in ("deo", "reversible"):
             raise ValueError(f"swap: expected 'deo' or 'reversible', got {self.swap!r}")
-        if self.store not in ("target", "all"):
+        if not isinstance(self.store, str) or self.store not in ("target", "all"):
             raise ValueError(f"store: expected 'target' or 'all', got {self.store!r}")
         if self.betas is not None:
-            b = np.asarray(self.betas, dtype=float)
+            b = as_float_array(self.betas, "betas", np.float64)
             if b.ndim != 1 or b.size < 2:
                 raise ValueError("betas: expected at least two values")
             if not np.all(np.isfinite(b)) or np.any(b < 0) or np.any(b > 1):
