@@ -13,9 +13,9 @@ StaticHmc<T>::StaticHmc(std::size_t chains, std::size_t dim, double max_energy_e
 }
 
 template <class T>
-void StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const double* eps,
+bool StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const double* eps,
                               const std::uint32_t* n_steps, const Philox& rng, std::uint64_t it,
-                              Integrator<T>& integrator, TransitionRecord<T>& record) {
+                              Integrator<T>& integrator, TransitionRecord<T>& record, StopCheck* stop) {
   const std::size_t C = z.chains, P = z.dim;
   record.resize(C, P);
   record.start = z.q;
@@ -33,6 +33,7 @@ void StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const 
     for (std::size_t c = 0; c < C; ++c)
       if (step < n_steps[c] && std::isfinite(double(proposal_.logp[c]))) active_.push_back(c);
     if (active_.empty()) break;
+    if (stop && (*stop)()) return false;  // z is only written below, after the last step
     integrator.step(proposal_, p_, metric, eps, active_);
   }
   for (std::size_t c = 0; c < C; ++c) {
@@ -50,6 +51,7 @@ void StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const 
   }
   record.end = proposal_.q;
   record.end_momentum = p_;
+  return true;
 }
 
 template class StaticHmc<double>;
