@@ -192,3 +192,132 @@ def test_tempering_output_arrays_are_refused_not_copied():
             run(**bad)
     report = run()
     assert report["written"] == 2 and np.array_equal(draws_all[:, :, -1], draws)
+
+
+# -- out=: a new file renamed into place; earlier results keep their own ---------------------------
+REUSED_OUT = """
+import json, sys
+import numpy as np
+import symhmc as sh
+
+path = sys.argv[1]
+target = sh.GaussianTarget(np.zeros(3), np.ones(3))
+kw = dict(chains=2, warmup=0, n_steps=3, step_size=0.5, progress=False)
+r1 = sh.sample(target, draws=2000, seed=1, out=path)
+before = np.array(r1.draws)
+init = np.load(path, mmap_mode="r")[:, -1]  # init= a memory map of the file about to be replaced
+r2 = sh.sample(target, draws=5, seed=2, out=path, init=init)
+print(json.dumps(dict(r1_kept=bool(np.array_equal(r1.draws, before)), init_kept=bool(np.array_equal(init, before[:, -1])),
+                      file_is_r2=bool(np.array_equal(np.load(path), r2.draws)))))
+"""
+
+
+@posix_only
+def test_rerun_with_a_smaller_out_file_keeps_the_earlier_result(tmp_path):
+    # Used to truncate the file under r1's memory map: reading r1.draws then killed the process (SIGBUS).
+    out = run_python(REUSED_OUT, tmp_path / "d.npy")
+    assert out == dict(r1_kept=True, init_kept=True, file_is_r2=True)
+    assert os.listdir(tmp_path) == ["d.npy"]
+
+
+def test_rerun_with_a_same_size_out_file_keeps_the_earlier_result(tmp_path):
+    target, path = gaussian(3), tmp_path / "d.npy"
+    kw = dict(chains=2, draws=50, warmup=0, n_steps=3, step_size=0.5, progress=False, out=path)
+    r1 = sh.sample(target, seed=1, **kw)
+    before, inode = np.array(r1.draws), os.stat(path).st_ino
+    r2 = sh.sample(target, seed=2, **kw)
+    assert np.array_equal(r1.draws, before)  # used to become r2's draws
+    assert not np.array_equal(r2.draws, before)
+    assert np.array_equal(np.load(path), r2.draws)
+    assert os.stat(path).st_ino != inode  # a new file, renamed over the old one
+    assert os.listdir(tmp_path) == ["d.npy"]
+
+
+@pytest.mark.parametrize("stop_at", [5, 23])  # in warm-up (no draws), after 13 draws
+def test_ctrl_c_leaves_an_out_file_with_exactly_the_draws_made(monkeypatch, tmp_path, stop_at):
+    target, path = gaussian(3), tmp_path / "d.npy"
+    kw = dict(chains=2, draws=100, warmup=10, seed=3, n_steps=3, step_size=0.5)
+    full = sh.sample(target, progress=False, **kw)
+    interrupt_after(monkeypatch, stop_at)
+    part = sh.sample(target, progress=True, out=path, **kw)
+    made = max(0, stop_at - 10)
+    assert part.partial and part.draws.shape == (2, made, 3)
+    on_disk = np.load(path)
+    assert on_disk.shape == (2, made, 3)  # not (2, 100, 3), mostly zeros
+    assert np.array_equal(on_disk, full.draws[:, :made]) and np.array_equal(part.draws, on_disk)
+    assert os.listdir(tmp_path) == ["d.npy"]
+
+
+def test_out_follows_symlinks_and_refuses_directories_and_special_files(tmp_path):
+    target = gaussian()
+    kw = dict(chains=1, draws=3, warmup=0, n_steps=2, step_size=0.5, progress=False)
+    real, link = tmp_path / "real.npy", tmp_path / "link.npy"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    res = sh.sample(target, out=link, **kw)
+    assert link.is_symlink() and np.array_equal(np.load(real), res.draws)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for bad, kind in [(tmp_path, "a directory"), (fifo, "a special file"), ("/dev/null", "a special file")]:
+        with pytest.raises(ValueError, match=f"^out: .* is {kind}"):
+            sh.sample(target, out=bad, **kw)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    with pytest.raises(ValueError, match="^out: directory .* does not exist"):
+        sh.sample(target, out=tmp_path / "missing" / "d.npy", **kw)
+    with pytest.raises(TypeError, match="^out: expected a file path"):
+        sh.sample(target, out=5, **kw)
+
+
+def test_a_failed_run_leaves_the_existing_out_file_alone(tmp_path):
+    target, path = gaussian(), tmp_path / "d.npy"
+    np.save(path, np.arange(3.0))
+    with pytest.raises(ValueError, match="init"):
+        sh.sample(target, chains=1, draws=3, init=[np.nan, 0.0], progress=False, out=path)
+    assert np.array_equal(np.load(path), np.arange(3.0))
+    assert os.listdir(tmp_path) == ["d.npy"]  # no temporary file left behind
+
+
+# -- Ctrl-C in the tempering pilot ---------------------------------------------------------------
+def test_ctrl_c_in_the_tempering_pilot_returns_a_partial_result(monkeypatch, tmp_path):
+    target, path = small_mlp(), tmp_path / "pt.npy"
+    interrupt_after(monkeypatch, 20)  # the pilot runs 100 transitions
+    res = sh.sample(target, chains=2, draws=10, warmup=50, seed=0, progress=True, out=path,
+                    tempering=sh.Tempering())
+    assert res.partial and res.last_state is None
+    assert res.draws.shape == (2, 0, target.n_params) and res.stats["lp"].shape == (2, 0)
+    assert res.timing["gradient_evaluations"] > 0
+    assert np.load(path).shape == (2, 0, target.n_params)
+
+
+# -- memory estimates ----------------------------------------------------------------------------
+@pytest.mark.parametrize("kw, name", [
+    (dict(chains=2**40), "chains"),
+    (dict(chains=2**64), "chains"),
+    (dict(draws=10**12), "draws"),
+    (dict(draws=10**12, out="d.npy"), "draws"),  # the statistics alone do not fit
+    (dict(chains=4, tempering=sh.Tempering(n_replicas=2**36)), "n_replicas"),
+    (dict(draws=10**8, tempering=sh.Tempering(n_replicas=1000, betas=None, store="all")), "draws"),
+])
+def test_runs_larger_than_memory_are_refused_naming_the_argument(tmp_path, monkeypatch, kw, name):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=rf"^{name}: .* need about [0-9.e+]+ GB of memory, more than the"):
+        sh.sample(small_mlp(), progress=False, **kw)
+    assert os.listdir(tmp_path) == []
+
+
+def test_draws_streamed_to_out_do_not_count_against_memory(tmp_path, monkeypatch):
+    target = small_mlp(hidden=(20,))  # 61 parameters: 488 bytes a draw, 56 of statistics
+    monkeypatch.setattr(sh._sample, "available_memory", lambda: 10**6)
+    kw = dict(chains=2, draws=1500, warmup=0, n_steps=1, step_size=1e-3, progress=False)  # 1.5 MB of draws
+    with pytest.raises(ValueError, match="^draws: .*out='draws.npy' to write the draws to disk"):
+        sh.sample(target, **kw)
+    res = sh.sample(target, out=tmp_path / "d.npy", **kw)
+    assert np.load(tmp_path / "d.npy").shape == res.draws.shape == (2, 1500, 61)
+
+
+def test_an_out_file_larger_than_the_free_disk_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(sh._sample, "free_disk", lambda path: 1000)
+    with pytest.raises(ValueError, match=r"^out: 2 chains x 100 draws of 2 parameters need 3.2e-06 GB on disk"):
+        sh.sample(gaussian(), chains=2, draws=100, progress=False, out=tmp_path / "d.npy")
+    assert os.listdir(tmp_path) == []
+
