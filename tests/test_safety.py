@@ -321,3 +321,54 @@ def test_an_out_file_larger_than_the_free_disk_is_refused(tmp_path, monkeypatch)
         sh.sample(gaussian(), chains=2, draws=100, progress=False, out=tmp_path / "d.npy")
     assert os.listdir(tmp_path) == []
 
+
+# -- the command line: the draws reach the disk; --out writes through links, refuses special files --
+TINY = ["--chains", "2", "--draws", "30", "--warmup", "30", "--hidden", "3"]
+
+
+def _ctrl_c(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    return {}
+
+
+@posix_only
+@pytest.mark.parametrize("second_at", ["_parameter_info", "_predictive"])  # before the first write; in the summaries
+def test_cli_two_quick_ctrl_c_still_write_the_draws(monkeypatch, tmp_path, capsys, second_at):
+    from symhmc import _cli
+
+    out = tmp_path / "run.npz"
+    interrupt_after(monkeypatch, 45)  # the first Ctrl-C: 15 draws made
+    monkeypatch.setattr(_cli, second_at, _ctrl_c)  # the second
+    assert _cli.main(["run", *TINY, "--out", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    with np.load(out) as f:
+        assert f["draws"].shape[:2] == (2, 15) and f["stat_lp"].shape == (2, 15) and bool(f["partial"])
+        assert "predict_mean" not in f.files
+    assert os.listdir(tmp_path) == ["run.npz"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_cli_out_writes_through_a_symlink(tmp_path):
+    from symhmc._cli import main
+
+    real, link = tmp_path / "real.npz", tmp_path / "link.npz"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    assert main(["run", *TINY, "--no-progress", "--out", str(link)]) == 0
+    assert link.is_symlink()
+    with np.load(real) as f:
+        assert f["draws"].shape[:2] == (2, 30) and "predict_mean" in f.files
+    assert sorted(os.listdir(tmp_path)) == ["link.npz", "real.npz"]
+
+
+@posix_only
+def test_cli_out_refuses_special_files_and_directories(tmp_path, capsys):
+    from symhmc._cli import main
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for bad in ["/dev/null", str(fifo), str(tmp_path)]:
+        assert main(["run", *TINY, "--no-progress", "--out", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("symhmc: error: --out: ") and len(err.splitlines()) == 1, err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
