@@ -123,5 +123,33 @@ inline std::function<bool(std::size_t)> progress_callback(py::object progress, b
   };
 }
 
+// Polled inside long transitions (StopCheck rate-limits it to every ~20 ms), with the GIL released:
+// takes the GIL to see a pending Ctrl-C. The signal stays pending, so the per-transition check in
+// progress_callback reports it too.
+inline std::function<bool()> interrupt_check(bool& interrupted) {
+  return [&interrupted]() {
+    py::gil_scoped_acquire acquire;
+    if (PyErr_CheckSignals() != 0) {
+      PyErr_Clear();
+      interrupted = true;
+    }
+    return interrupted;
+  };
+}
+
+// The data pointer of an array the core writes into. Output arrays are never converted: a converted
+// copy (another dtype, a strided view, a read-only array) would receive the draws and be thrown
+// away, leaving the caller's array (an out= memory map) unwritten.
+template <class V>
+inline V* output_data(py::array a, const char* name) {
+  const py::dtype want = py::dtype::of<V>();
+  if (!a.dtype().equal(want))
+    throw py::value_error(std::string(name) + ": expected an array of dtype " + py::str(want).cast<std::string>() +
+                          ", got " + py::str(a.dtype()).cast<std::string>() + " (output arrays are written in place, never converted)");
+  if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + ": expected a C-contiguous array");
+  if (!a.writeable()) throw py::value_error(std::string(name) + ": expected a writeable array");
+  return static_cast<V*>(a.mutable_data());
+}
+
 }  // namespace convert
 }  // namespace symhmc

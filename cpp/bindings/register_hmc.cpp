@@ -9,11 +9,11 @@ using namespace symhmc;
 using namespace symhmc::convert;
 
 // Runs HMC with the GIL released; every transition briefly takes the GIL back to honour Ctrl-C and to
-// report progress.
+// report progress, and a long transition does so every ~20 ms. draws and stats are written in place.
 template <class T>
 py::dict run_hmc(const Target<T>& target, const py::dict& state_in, const py::dict& settings_in,
-                 std::size_t n_transitions, std::size_t thin, py::array_t<T> draws,
-                 py::array_t<DrawStats> stats, std::size_t written, py::object progress,
+                 std::size_t n_transitions, std::size_t thin, py::array draws,
+                 py::array stats, std::size_t written, py::object progress,
                  const Symmetry<T>* symmetry) {
   HmcState state = state_from_dict(state_in);
   const HmcSettings settings = settings_from_dict(settings_in);
@@ -21,12 +21,9 @@ py::dict run_hmc(const Target<T>& target, const py::dict& state_in, const py::di
     throw py::value_error("draws: expected shape (chains, capacity, dim)");
   if (stats.ndim() != 2 || stats.shape(0) != draws.shape(0) || stats.shape(1) != draws.shape(1))
     throw py::value_error("stats: expected shape (chains, capacity)");
-  if (!(draws.flags() & py::array::c_style) || !(stats.flags() & py::array::c_style) || !draws.writeable() ||
-      !stats.writeable())
-    throw py::value_error("draws: output arrays must be writeable and C-contiguous");
   DrawSink<T> sink;
-  sink.draws = draws.mutable_data();
-  sink.stats = stats.mutable_data();
+  sink.draws = output_data<T>(draws, "draws");
+  sink.stats = output_data<DrawStats>(stats, "stats");
   sink.capacity = std::size_t(draws.shape(1));
   sink.written = written;
   bool interrupted = false;
@@ -36,7 +33,7 @@ py::dict run_hmc(const Target<T>& target, const py::dict& state_in, const py::di
     HmcSampler<T> sampler(target, settings, std::move(state), symmetry);
     py::gil_scoped_release release;
     auto callback = progress_callback(progress, interrupted);
-    done = sampler.run(n_transitions, thin, sink, callback);
+    done = sampler.run(n_transitions, thin, sink, callback, interrupt_check(interrupted));
     py::gil_scoped_acquire acquire;
     out["state"] = state_to_dict(sampler.state());
     out["divergences"] = sampler.divergences();

@@ -43,8 +43,8 @@ TemperingState tempering_from_dict(const py::dict& d) {
 template <class T>
 py::dict run_tempering(const Target<T>& target, const py::dict& hmc_state, const py::dict& tempering_state,
                        const py::dict& settings_in, bool adapt_schedule, bool reversible, std::size_t n_transitions,
-                       std::size_t thin, py::array_t<T> draws, py::array_t<DrawStats> stats, py::object draws_all,
-                       py::array_t<double> trace, std::size_t trace_written, py::object progress,
+                       std::size_t thin, py::array draws, py::array stats, py::object draws_all,
+                       py::array trace, std::size_t trace_written, py::object progress,
                        const Symmetry<T>* symmetry) {
   TemperingState ts = tempering_from_dict(tempering_state);
   HmcState hs = state_from_dict(hmc_state);
@@ -61,26 +61,27 @@ py::dict run_tempering(const Target<T>& target, const py::dict& hmc_state, const
     throw py::value_error("trace: expected shape (chains, capacity, replicas)");
   T* all = nullptr;
   if (!draws_all.is_none()) {
-    auto a = py::cast<py::array_t<T>>(draws_all);
+    if (!py::isinstance<py::array>(draws_all)) throw py::type_error("draws_all: expected a numpy array or None");
+    auto a = py::reinterpret_borrow<py::array>(draws_all);
     if (a.ndim() != 4 || a.shape(0) != draws.shape(0) || a.shape(1) != draws.shape(1) ||
-        std::size_t(a.shape(2)) != R || std::size_t(a.shape(3)) != P || !(a.flags() & py::array::c_style))
-      throw py::value_error("draws_all: expected a C-contiguous (chains, capacity, replicas, dim) array");
-    all = a.mutable_data();
+        std::size_t(a.shape(2)) != R || std::size_t(a.shape(3)) != P)
+      throw py::value_error("draws_all: expected shape (chains, capacity, replicas, dim)");
+    all = output_data<T>(a, "draws_all");
   }
   DrawSink<T> sink;
-  sink.draws = draws.mutable_data();
-  sink.stats = stats.mutable_data();
+  sink.draws = output_data<T>(draws, "draws");
+  sink.stats = output_data<DrawStats>(stats, "stats");
   sink.capacity = std::size_t(draws.shape(1));
   bool interrupted = false;
   std::size_t done = 0;
   py::dict out;
   {
     TemperingSampler<T> sampler(target, hmc_settings, std::move(hs), settings, std::move(ts), symmetry);
-    double* tr = trace.mutable_data();
+    double* tr = output_data<double>(trace, "trace");
     const std::size_t trace_capacity = std::size_t(trace.shape(1));
     py::gil_scoped_release release;
     done = sampler.run(n_transitions, thin, sink, all, tr, trace_capacity, &trace_written,
-                       progress_callback(progress, interrupted));
+                       progress_callback(progress, interrupted), interrupt_check(interrupted));
     py::gil_scoped_acquire acquire;
     out["hmc_state"] = state_to_dict(sampler.hmc().state());
     out["tempering_state"] = tempering_to_dict(sampler.state());

@@ -137,7 +137,7 @@ void HmcSampler<T>::find_initial_step_sizes(std::uint64_t iteration) {
 }
 
 template <class T>
-void HmcSampler<T>::transition(std::uint64_t it) {
+bool HmcSampler<T>::transition(std::uint64_t it, StopCheck& stop) {
   const std::size_t C = state_.chains;
   const bool warmup = it < state_.warmup;
   for (std::size_t c = 0; c < C; ++c) {
@@ -145,7 +145,7 @@ void HmcSampler<T>::transition(std::uint64_t it) {
     eps_[c] = state_.step_size[c] * (1 + settings_.step_jitter * (2 * u - 1));
   }
   if (settings_.kernel == Kernel::nuts) {
-    nuts_->transition(z_, metric_, eps_.data(), rng_, it, integrator_, record_);
+    if (!nuts_->transition(z_, metric_, eps_.data(), rng_, it, integrator_, record_, &stop)) return false;
   } else {
     if (settings_.n_steps == 0) {
       for (std::size_t c = 0; c < C; ++c)
@@ -159,7 +159,8 @@ void HmcSampler<T>::transition(std::uint64_t it) {
       }
       std::fill(n_steps_.begin(), n_steps_.end(), std::uint32_t(L));
     }
-    static_hmc_->transition(z_, metric_, eps_.data(), n_steps_.data(), rng_, it, integrator_, record_);
+    if (!static_hmc_->transition(z_, metric_, eps_.data(), n_steps_.data(), rng_, it, integrator_, record_, &stop))
+      return false;
   }
   for (std::size_t c = 0; c < C; ++c) {
     const TransitionInfo& info = record_.info[c];
@@ -174,6 +175,7 @@ void HmcSampler<T>::transition(std::uint64_t it) {
     s.diverging = info.diverging;
     if (info.diverging) ++divergences_;
   }
+  return true;
 }
 
 template <class T>
@@ -203,16 +205,18 @@ void HmcSampler<T>::adapt(std::uint64_t it) {
 
 template <class T>
 std::size_t HmcSampler<T>::run(std::size_t n_transitions, std::size_t thin, DrawSink<T>& sink,
-                               const std::function<bool(std::size_t)>& progress) {
+                               const std::function<bool(std::size_t)>& progress,
+                               const std::function<bool()>& interrupt) {
   if (thin < 1) throw std::invalid_argument("thin: must be at least 1");
   const std::size_t C = state_.chains, P = state_.dim;
   bool need_step = false;
   for (double e : state_.step_size) need_step = need_step || !(e > 0);
   if (need_step && n_transitions > 0) find_initial_step_sizes(state_.iteration);
+  StopCheck stop(interrupt);
   std::size_t done = 0;
   while (done < n_transitions) {
     const std::uint64_t it = state_.iteration;
-    transition(it);
+    if (!transition(it, stop)) break;
     if (it < state_.warmup) {
       adapt(it);
     } else if ((it - state_.warmup) % thin == 0 && !sink.full()) {

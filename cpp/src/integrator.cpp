@@ -76,12 +76,13 @@ void Integrator<T>::step(Points<T>& z, std::vector<T>& p, const DiagonalMetric& 
 }
 
 template <class T>
-void Integrator<T>::trajectory(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
-                               const std::uint32_t* n_steps) {
+bool Integrator<T>::trajectory(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
+                               const std::uint32_t* n_steps, StopCheck* stop) {
   active_.clear();
   for (std::size_t c = 0; c < z.chains; ++c)
     if (n_steps[c] > 0) active_.push_back(c);
   for (std::uint32_t s = 0; !active_.empty(); ++s) {
+    if (stop && (*stop)()) return false;
     kick_drift(z, p, metric, eps, s == 0 ? 0.5 : 1.0, active_);
     evaluate(z, active_);
     // Chains that are done get their closing half kick; the others carry it into the next kick.
@@ -97,6 +98,7 @@ void Integrator<T>::trajectory(Points<T>& z, std::vector<T>& p, const DiagonalMe
     active_.resize(kept);
     kick(z, p, eps, 0.5, finished_);
   }
+  return true;
 }
 
 template struct Points<double>;

@@ -262,12 +262,14 @@ template <class T>
 Nuts<T>::~Nuts() = default;
 
 template <class T>
-void Nuts<T>::transition(Points<T>& z, const DiagonalMetric& metric, const double* eps, const Philox& rng,
-                         std::uint64_t iteration, Integrator<T>& integrator, TransitionRecord<T>& record) {
+bool Nuts<T>::transition(Points<T>& z, const DiagonalMetric& metric, const double* eps, const Philox& rng,
+                         std::uint64_t iteration, Integrator<T>& integrator, TransitionRecord<T>& record,
+                         StopCheck* stop) {
   const std::size_t C = chains_, P = dim_;
   if (z.chains != C || z.dim != P) throw std::invalid_argument("nuts: points do not match the sampler");
   if (record.info.size() != C || record.start.size() != C * P) record.resize(C, P);
   std::copy(z.q.begin(), z.q.end(), record.start.begin());
+  if (stop) start_ = z;  // the trees move z in place
   typename Chain::Context x{z, p_, signed_eps_.data(), eps, metric, rng, iteration, max_energy_error_, record};
   active_.clear();
   for (std::size_t c = 0; c < C; ++c) {
@@ -275,12 +277,17 @@ void Nuts<T>::transition(Points<T>& z, const DiagonalMetric& metric, const doubl
     active_.push_back(c);
   }
   while (!active_.empty()) {
+    if (stop && (*stop)()) {
+      z = start_;
+      return false;
+    }
     integrator.step(z, p_, metric, signed_eps_.data(), active_);
     std::size_t kept = 0;
     for (std::size_t i = 0; i < active_.size(); ++i)
       if (trees_[active_[i]].after_step(x)) active_[kept++] = active_[i];
     active_.resize(kept);
   }
+  return true;
 }
 
 template class Nuts<double>;

@@ -11,9 +11,9 @@ StaticHmc<T>::StaticHmc(std::size_t chains, std::size_t dim, double max_energy_e
     : max_energy_error_(max_energy_error), proposal_(chains, dim), p_(chains * dim), h0_(chains) {}
 
 template <class T>
-void StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const double* eps,
+bool StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const double* eps,
                               const std::uint32_t* n_steps, const Philox& rng, std::uint64_t it,
-                              Integrator<T>& integrator, TransitionRecord<T>& record) {
+                              Integrator<T>& integrator, TransitionRecord<T>& record, StopCheck* stop) {
   const std::size_t C = z.chains, P = z.dim;
   record.resize(C, P);
   record.start = z.q;
@@ -23,7 +23,8 @@ void StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const 
     h0_[c] = -double(z.logp[c]) + metric.kinetic(c, p_.data() + c * P);
   }
   // A chain whose density turns non-finite stops there: divergent, its energy error is infinite.
-  integrator.trajectory(proposal_, p_, metric, eps, n_steps);
+  // z is only written below, so an abandoned trajectory changes nothing.
+  if (!integrator.trajectory(proposal_, p_, metric, eps, n_steps, stop)) return false;
   for (std::size_t c = 0; c < C; ++c) {
     TransitionInfo& info = record.info[c];
     double h1 = std::numeric_limits<double>::infinity();
@@ -39,6 +40,7 @@ void StaticHmc<T>::transition(Points<T>& z, const DiagonalMetric& metric, const 
   }
   record.end = proposal_.q;
   record.end_momentum = p_;
+  return true;
 }
 
 template class StaticHmc<double>;

@@ -179,14 +179,15 @@ void TemperingSampler<T>::update_schedule() {
 template <class T>
 std::size_t TemperingSampler<T>::run(std::size_t n_transitions, std::size_t thin, DrawSink<T>& sink, T* draws_all,
                                      double* loglik_trace, std::size_t trace_capacity, std::size_t* trace_written,
-                                     const std::function<bool(std::size_t)>& progress) {
+                                     const std::function<bool(std::size_t)>& progress,
+                                     const std::function<bool()>& interrupt) {
   if (thin < 1) throw std::invalid_argument("thin: must be at least 1");
   const std::size_t C = state_.chains, R = state_.replicas, P = base_.dim();
   DrawSink<T> none;
   std::size_t done = 0;
   while (done < n_transitions) {
     const std::uint64_t it = hmc_->state().iteration;
-    hmc_->run(1, 1, none, nullptr);
+    if (hmc_->run(1, 1, none, nullptr, interrupt) == 0) break;  // interrupted inside the transition
     const bool sampling = it >= warmup_;
     exchange(it, sampling);
     if (sampling) {

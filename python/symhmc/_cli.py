@@ -80,6 +80,12 @@ hidden units; the predictive arrays are unaffected by relabelling.
 Exit status: 0 on success, 2 for a bad option (one line on stderr naming the option), 130 when
 Ctrl-C stopped sampling (the draws made so far are still summarized and written, with
 ``partial=True``).
+
+Writing. The file is written to a temporary file next to it and renamed into place, so it is always
+either the old file or a complete new one. The draws and statistics are written first, then the
+file with the predictive summaries replaces it: a second Ctrl-C while those are computed leaves the
+first file (without ``predict_*`` and ``grid_*``). ``--out`` may be a symlink (its target is
+replaced); a directory or a special file (such as /dev/null) is refused.
 """
 
 from __future__ import annotations
@@ -88,12 +94,16 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ._storage import atomic_file, output_path
 
 __all__ = ["main"]
 
@@ -300,7 +310,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.print_usage(sys.stderr)
             print(f"{PROG}: error: a command is required (run)", file=sys.stderr)
             return 2
-        return _run(args, argv)
+        with _CtrlC() as ctrl_c:
+            return _run(args, argv, ctrl_c)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -309,7 +320,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
 
 
-def _run(args, argv: List[str]) -> int:
+def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
     import symhmc as sh
 
     from ._datasets import demo_regression, load_csv
@@ -370,7 +381,6 @@ def _run(args, argv: List[str]) -> int:
         symmetry_options["canonicalize"] = args.canonicalize
     if args.sort_key is not None:
         symmetry_options["sort_key"] = args.sort_key
-    _check_draws_memory(args, model)
     with _options_named():
         result = sh.sample(
             model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
@@ -378,12 +388,12 @@ def _run(args, argv: List[str]) -> int:
             kernel=args.kernel, n_steps=args.n_steps, max_tree_depth=args.max_tree_depth,
             target_accept=args.target_accept, **symmetry_options,
         )
+    ctrl_c.hold()
     interrupted = bool(result.partial)
     if interrupted:
         print(f"interrupted: keeping {result.n_draws} draws per chain", file=sys.stderr, flush=True)
 
     timing = result.timing
-    # Write first, so that a second Ctrl-C while the summary is computed loses nothing.
     payload = dict(
         draws=np.asarray(result.draws),
         layer_sizes=np.asarray(model.layer_sizes, dtype=np.int64),
@@ -400,14 +410,6 @@ def _run(args, argv: List[str]) -> int:
     for name, values in result.stats.items():
         payload[f"stat_{name}"] = np.asarray(values)
     payload.update(_parameter_info(model))
-    if result.n_draws > 0:
-        payload.update(_predictive(result, model, Xs, y_mean, y_scale, gaussian, "predict"))
-        if X.shape[1] == 1:  # one feature: also a grid across (and beyond) the data, for plots
-            lo, hi = float(X.min()), float(X.max())
-            pad = 0.1 * (hi - lo) if hi > lo else 1.0
-            grid = np.linspace(lo - pad, hi + pad, 121)[:, None]
-            payload["grid_x"] = grid[:, 0]
-            payload.update(_predictive(result, model, (grid - x_mean) / x_scale, y_mean, y_scale, gaussian, "grid"))
     options = dict(
         data=args.data, target=target_name, features=feature_names, standardize=bool(args.standardize),
         hidden=list(args.hidden), activation=args.activation, likelihood=args.likelihood, noise=noise,
@@ -419,7 +421,27 @@ def _run(args, argv: List[str]) -> int:
         argv=argv,
     )
     payload["options"] = np.asarray(json.dumps(options))
+    # The draws first: a second Ctrl-C while the predictive summaries are computed loses nothing.
     _write_npz(out, payload)
+    if ctrl_c.release():
+        print(f"{PROG}: interrupted: wrote {out} with the draws and statistics, without the predictive "
+              "summaries", file=sys.stderr)
+        return 130
+    if result.n_draws > 0:
+        try:
+            payload.update(_predictive(result, model, Xs, y_mean, y_scale, gaussian, "predict"))
+            if X.shape[1] == 1:  # one feature: also a grid across (and beyond) the data, for plots
+                lo, hi = float(X.min()), float(X.max())
+                pad = 0.1 * (hi - lo) if hi > lo else 1.0
+                grid = np.linspace(lo - pad, hi + pad, 121)[:, None]
+                payload["grid_x"] = grid[:, 0]
+                payload.update(_predictive(result, model, (grid - x_mean) / x_scale, y_mean, y_scale, gaussian,
+                                           "grid"))
+            _write_npz(out, payload)
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted: wrote {out} with the draws and statistics, without the predictive "
+                  "summaries", file=sys.stderr)
+            return 130
     overflowed = sorted(k for k, v in payload.items() if k.startswith(("predict_", "grid_"))
                         and np.asarray(v).dtype.kind == "f" and not np.all(np.isfinite(v)))
     if overflowed:  # never a silent wrong answer: the file is written, but the run is not a success
@@ -458,6 +480,41 @@ def _trajectory_line(result, args) -> str:
         return f"trajectories: {args.n_steps} leapfrog steps (fixed, jittered), {steps:.1f} on average"
     return (f"trajectories: length {result.trajectory_length:.4g} adapted in warm-up (jittered uniformly up to it), "
             f"{steps:.1f} leapfrog steps per transition on average")
+
+
+class _CtrlC:
+    """Ctrl-C in ``symhmc run``. The first one stops sampling (the sampler keeps the draws made);
+    from then on, and from the end of sampling, Ctrl-C is held until the draws are on disk, so that
+    a quick second one cannot lose them. After ``release()`` it interrupts as usual."""
+
+    def __enter__(self):
+        self.holding = self.held = False
+        self.installed = (threading.current_thread() is threading.main_thread()
+                          and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        if self.installed:  # only Python's own handler is replaced: an ignored SIGINT stays ignored
+            signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.holding:
+            self.held = True
+            return
+        self.holding = True
+        raise KeyboardInterrupt
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def release(self) -> bool:
+        """Restores Python's handler; True when a Ctrl-C was held."""
+        if self.installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self.installed = False
+        return self.held
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
 
 
 class _options_named:
@@ -507,42 +564,25 @@ def _standardized(values: np.ndarray, mean, scale) -> np.ndarray:
     return out
 
 
-def _check_draws_memory(args, model) -> None:
-    """The draws are kept in memory and written to the .npz: refuse a run that cannot hold them."""
-    from ._validation import available_memory, format_bytes
-
-    nbytes = float(args.chains) * args.draws * (model.n_params * model.dtype.itemsize + 64)
-    avail = available_memory()
-    if avail is not None and nbytes > avail:
-        option = "--draws" if args.draws >= args.chains else "--chains"
-        raise UsageError(f"{option}: {args.chains} chains x {args.draws} draws x {model.n_params} parameters need "
-                         f"about {format_bytes(nbytes)} of memory, but {format_bytes(avail)} is available")
-
-
 def _check_out(path: str) -> str:
+    """The regular file to replace: symlinks followed, directories and special files refused."""
     if not path:
         raise UsageError("--out: expected a file name")
-    full = os.path.abspath(os.path.expanduser(path))
-    if os.path.isdir(full):
-        raise UsageError(f"--out: {path} is a directory")
+    try:
+        full = output_path(os.path.expanduser(path), "--out")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     parent = os.path.dirname(full)
-    if not os.path.isdir(parent):
-        raise UsageError(f"--out: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"--out: directory {parent} is not writable")
     return full
 
 
 def _write_npz(path: str, payload: Dict[str, np.ndarray]) -> None:
-    """Write exactly ``path`` (np.savez would append .npz to a bare name), via a temporary file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
+    """Write exactly ``path`` (np.savez would append .npz to a bare name), atomically."""
+    with atomic_file(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **payload)  # type: ignore[arg-type]  # numpy's stub types the first kwarg
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _parameter_info(model) -> Dict[str, np.ndarray]:

@@ -49,12 +49,6 @@ class SamplerState:
         return self.raw["step_size"].copy()
 
     @property
-    def trajectory_length(self) -> float:
-        """The trajectory length adapted in warm-up (integration time; transitions draw their
-        length uniformly up to it), NaN when it was not adapted."""
-        return self.last_state.trajectory_length
-
-    @property
     def inv_metric(self) -> np.ndarray:
         return self.raw["inv_metric"].copy()
 

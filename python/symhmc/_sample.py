@@ -14,6 +14,7 @@ from ._native import core
 from ._result import SampleResult, SamplerState
 from ._tempering import PILOT_REPLICAS, Tempering, TemperingReport, pilot_schedule
 from ._seed import init_generator, seed_key
+from ._storage import available_memory, free_disk, gb, output_path, remove_quietly, temp_file
 from ._validation import INT32_MAX, UINT64_MAX, as_float_array, check_int, check_threads
 
 __all__ = ["sample"]
@@ -30,6 +31,10 @@ STAT_NAMES = {  # core field -> ArviZ sample_stats name
 }
 
 KERNELS = {"hmc": 0, "nuts": 1}
+
+# Memory per point (a chain, or a replica of a chain) and parameter that the compiled sampler and
+# its Python copies of the state hold: about 25 doubles (positions, gradients, metric, adaptation).
+POINT_BYTES = 200
 
 
 def sample(
@@ -102,11 +107,22 @@ def sample(
         replicas prior x likelihood^beta, each with its own adapted step size and metric, all
         replicas of all chains in the same batched gradient calls; ``draws`` are those at beta = 1,
         and ``result.tempering`` reports swap rates, round trips, the barrier and the evidence.
-    out : optional path of a ``.npy`` file; draws are then written there as they are made (a
-        memory map), for runs larger than memory.
+    out : optional path of a ``.npy`` file; draws are then written as they are made to a new
+        temporary file in the same directory (a memory map), for runs larger than memory, which
+        replaces ``out`` in one rename when the run ends, also after Ctrl-C (then with shape
+        (chains, draws made, P)). An existing file at ``out`` is thus replaced, but results still
+        mapping it keep their draws (the old file lives on until they are gone); a symlink is
+        followed (its target is replaced); a directory or special file is refused.
 
-    Ctrl-C stops sampling cleanly; the result then holds the draws made so far (``partial=True``)
-    and its ``last_state`` continues from where it stopped.
+    Ctrl-C stops sampling cleanly, within a transition (about 20 ms) however long it is; the result
+    then holds the draws made so far (``partial=True``) and its ``last_state`` continues from the
+    last completed transition, so the resumed run makes the same draws as an uninterrupted one.
+    Ctrl-C during a tempering pilot (``Tempering(n_replicas=None)``) returns a result with no draws
+    and ``last_state=None``: a pilot cannot be resumed; call ``sample`` again (same seed) to start over.
+
+    Before allocating, the memory for draws, statistics and the samplers' state is estimated; a run
+    that would not fit in the available memory is refused (ValueError naming ``draws`` or
+    ``chains``), counting the draws only when they are kept in memory rather than written to ``out``.
     """
     _target_core_class(target)
     if out is not None and not isinstance(out, (str, bytes, os.PathLike)):
@@ -162,36 +178,119 @@ def sample(
         initial_step_size=float(step_size or 0.0),
         adapt_step_size=True, adapt_metric=bool(adapt_metric), threads=threads or 0,
     )
-    run = _Run(target, chains, draws, warmup, thin, progress, out)
-    if tempering is None:
-        if state is None:
-            key = seed_key(seed)
-            raw = core.initial_state(chains, P, key, warmup, _initial_points(target, init, chains, key))
-        else:
-            raw = copy.deepcopy(state.raw)
-        report = run.execute(
-            lambda n, cb: core.run_hmc(target._core, raw, settings, n, thin, run.draws, run.stats, 0, cb, symmetry),
-            run.transitions_left(int(raw["iteration"])),
-        )
-        last = SamplerState(report["state"], target, settings)
-        return run.result(report, last, symmetry is not None)
-    return _sample_tempered(run, target, tempering, state, seed, init, settings, symmetry)
+    point_bytes = POINT_BYTES * P
+    if kernel == "nuts":  # each chain's tree keeps about 5 points per level
+        point_bytes += (5 * max_tree_depth + 10) * P * np.dtype(target.dtype).itemsize
+    replicas = 1
+    if tempering is not None:
+        replicas = int(state.tempering_raw["replicas"]) if state is not None else (tempering.n_replicas or PILOT_REPLICAS)
+    run = _Run(target, chains, draws, warmup, thin, progress, out,
+               room=dict(replicas=replicas, store_all=tempering is not None and tempering.store == "all",
+                         point_bytes=point_bytes))
+    try:
+        if tempering is None:
+            return _sample_hmc(run, target, state, seed, init, settings, symmetry)
+        return _sample_tempered(run, target, tempering, state, seed, init, settings, symmetry)
+    finally:
+        run.discard()  # the temporary out= file of a run that failed; nothing once it is published
+
+
+def _sample_hmc(run, target, state, seed, init, settings, symmetry):
+    if state is None:
+        key = seed_key(seed)
+        raw = core.initial_state(run.chains, target.n_params, key, run.warmup,
+                                 _initial_points(target, init, run.chains, key))
+    else:
+        raw = copy.deepcopy(state.raw)
+    report = run.execute(
+        lambda n, cb: core.run_hmc(target._core, raw, settings, n, run.thin, run.draws, run.stats, 0, cb, symmetry),
+        run.transitions_left(int(raw["iteration"])),
+    )
+    last = SamplerState(report["state"], target, settings)
+    return run.result(report, last, symmetry is not None)
 
 
 class _Run:
     """Output arrays, transition count, progress bar and result assembly shared by HMC and PT."""
 
-    def __init__(self, target, chains, draws, warmup, thin, progress, out):
+    def __init__(self, target, chains, draws, warmup, thin, progress, out, room):
         self.target, self.chains, self.n_draws, self.warmup, self.thin = target, chains, draws, warmup, thin
         self.progress = progress
+        self.out = None if out is None else output_path(out, "out")
+        self.room = room
+        self.check_room(**room)
         shape = (chains, draws, target.n_params)
-        if out is None:
+        self.tmp = None
+        if self.out is None:
             self.draws = np.empty(shape, dtype=target.dtype)
         else:
-            self.draws = np.lib.format.open_memmap(os.fspath(out), mode="w+", dtype=target.dtype, shape=shape)
+            # A new file, renamed onto `out` when the run ends: a result still mapping an earlier
+            # file at that path (or init= read from it) keeps its own file, never a truncated one.
+            self.tmp = temp_file(self.out)
+            try:
+                self.draws = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=target.dtype, shape=shape)
+            except BaseException:
+                self.discard()
+                raise
         self.stats = np.zeros((chains, draws), dtype=core.draw_stats_dtype())
         self.seconds = 0.0
         self.extra_gradient_evaluations = 0  # e.g. a tempering pilot run
+
+    def check_room(self, replicas, store_all, point_bytes):
+        """Refuses a run whose arrays would not fit in the available memory (or its out= file on
+        the disk), naming what to reduce: draws, or chains when even one draw per chain is too much."""
+        C, D, P = self.chains, self.n_draws, self.target.n_params
+        item = np.dtype(self.target.dtype).itemsize
+        per_draw = C * core.draw_stats_dtype().itemsize + (C * P * item if self.out is None else 0)
+        if replicas > 1:
+            per_draw += C * self.thin * replicas * 8  # the log-likelihood trace, per sampling transition
+            if store_all:
+                per_draw += C * replicas * P * item
+        for_chains = C * replicas * point_bytes
+        available = available_memory()
+        if available is not None and for_chains + D * per_draw > available:
+            need = f"about {gb(for_chains + D * per_draw)} of memory, more than the {gb(available)} available"
+            if for_chains + per_draw > available:
+                name, fewer = ("n_replicas", "replicas") if replicas > C else ("chains", "chains")
+                points = f"{C} chains" + (f" x {replicas} replicas" if replicas > 1 else "")
+                raise ValueError(f"{name}: {points} of {P} parameters need {need}; use fewer {fewer}")
+            hint = "" if self.out is not None else ", or out='draws.npy' to write the draws to disk"
+            raise ValueError(f"draws: {C} chains x {D} draws of {P} parameters need {need}; "
+                             f"use fewer draws or chains{hint}")
+        file_bytes = C * D * P * item
+        if self.out is not None:
+            free = free_disk(os.path.dirname(self.out))
+            if free is not None and file_bytes > free:
+                raise ValueError(f"out: {C} chains x {D} draws of {P} parameters need {gb(file_bytes)} on disk, "
+                                 f"more than the {gb(free)} free in {os.path.dirname(self.out)}")
+
+    def publish(self, written: int) -> np.ndarray:
+        """Moves the out= file into place, holding exactly the `written` draws of every chain, and
+        returns them (a memory map of the published file)."""
+        if written == self.n_draws:
+            self.draws.flush()
+            os.replace(self.tmp, self.out)
+            self.tmp = None
+            return self.draws
+        # Stopped early: the draws made go to a file of shape (chains, written, P), so that the file
+        # says how many are real; its rows are contiguous per chain, hence one copy.
+        final = temp_file(self.out)
+        try:
+            kept = np.lib.format.open_memmap(final, mode="w+", dtype=self.draws.dtype,
+                                             shape=(self.chains, written, self.draws.shape[2]))
+            kept[...] = self.draws[:, :written]
+            kept.flush()
+            os.replace(final, self.out)
+        except BaseException:
+            remove_quietly(final)
+            raise
+        self.discard()
+        self.draws = kept
+        return kept
+
+    def discard(self) -> None:
+        remove_quietly(self.tmp)
+        self.tmp = None
 
     def transitions_left(self, done_before: int) -> int:
         """Warm-up still to do, then enough transitions to store n_draws on the run's thinning grid."""
@@ -224,11 +323,10 @@ class _Run:
     def result(self, report, last_state, canonical, **extra) -> SampleResult:
         written = int(report["written"])
         stats = {STAT_NAMES[name]: self.stats[name][:, :written] for name in STAT_NAMES}
-        if isinstance(self.draws, np.memmap):
-            self.draws.flush()
+        draws = self.draws[:, :written] if self.tmp is None else self.publish(written)
         return SampleResult(
             target=self.target,
-            draws=self.draws[:, :written],
+            draws=draws,
             stats=stats,
             last_state=last_state,
             partial=bool(report["interrupted"]) or written < self.n_draws,
@@ -251,7 +349,10 @@ def _sample_tempered(run, target, tempering, state, seed, init, settings, symmet
     if state is None:
         key = seed_key(seed)
         if tempering.n_replicas is None:
-            betas, pilot_replicas = _pilot_betas(run, target, tempering, chains, key, settings)
+            betas, pilot_replicas, pilot = _pilot_betas(run, target, tempering, chains, key, settings)
+            if betas is None:  # Ctrl-C in the pilot: no draws, and no state to resume (see sample())
+                return run.result(dict(pilot, written=0, gradient_evaluations=0), None, symmetry is not None)
+            run.check_room(**dict(run.room, replicas=betas.size))
         else:
             betas = tempering.initial_betas(tempering.n_replicas)
         R = betas.size
@@ -294,7 +395,7 @@ def _sample_tempered(run, target, tempering, state, seed, init, settings, symmet
 
 def _pilot_betas(run, target, tempering, chains, key, settings):
     """A short warm-up-only run with 12 replicas to estimate the barrier; returns the schedule for
-    about 2 Lambda replicas and the pilot's size."""
+    about 2 Lambda replicas (None when Ctrl-C stopped the pilot), the pilot's size and its report."""
     R0 = PILOT_REPLICAS
     n_pilot = int(min(1000, max(100, run.warmup // 2)))
     pilot_key = (key ^ 0x9E3779B97F4A7C15) & (2**64 - 1)
@@ -310,12 +411,12 @@ def _pilot_betas(run, target, tempering, chains, key, settings):
                                            empty_stats, None, trace, 0, cb, None),
         n_pilot,
     )
-    if report["interrupted"]:
-        raise KeyboardInterrupt
     run.extra_gradient_evaluations += int(report["gradient_evaluations"])
+    if report["interrupted"]:
+        return None, R0, report
     pt = report["tempering_state"]
     rejection = np.asarray(pt["reject_sum"]) / max(float(pt["reject_count"]), 1.0)
-    return pilot_schedule(np.asarray(pt["betas"]), rejection), R0
+    return pilot_schedule(np.asarray(pt["betas"]), rejection), R0, report
 
 
 def _target_core_class(target):

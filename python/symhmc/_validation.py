@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from typing import List, Optional
 
 import numpy as np
@@ -118,32 +117,10 @@ def check_threads(value) -> Optional[int]:
     return check_int(value, "threads", minimum=1)
 
 
-def available_memory() -> Optional[int]:
-    """Bytes of memory available to a new allocation (MemAvailable), or None when unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.3g} {unit}"
-        n /= 1000
-    return f"{n:.3g} PB"  # pragma: no cover
-
-
 def check_memory(nbytes: float, name: str, what: str) -> None:
     """Refuse, naming the argument, an allocation of nbytes that exceeds the available memory."""
+    from ._storage import available_memory, gb
+
     avail = available_memory()
     if avail is not None and nbytes > avail:
-        raise ValueError(f"{name}: {what} needs about {format_bytes(nbytes)} of memory, "
-                         f"but {format_bytes(avail)} is available")
+        raise ValueError(f"{name}: {what} needs about {gb(nbytes)} of memory, but {gb(avail)} is available")

@@ -67,9 +67,11 @@ class HmcSampler {
 
   // Runs up to n_transitions transitions. After warm-up, every thin-th one is stored in sink.
   // progress(done) is called after every transition; returning false stops the run early (the
-  // state then holds the last completed transition). Returns the number of transitions done.
+  // state then holds the last completed transition). interrupt() is polled inside transitions,
+  // about every 20 ms: true abandons the transition under way, so the state again holds the last
+  // completed one and a resumed run makes the same draws. Returns the number of transitions done.
   std::size_t run(std::size_t n_transitions, std::size_t thin, DrawSink<T>& sink,
-                  const std::function<bool(std::size_t)>& progress);
+                  const std::function<bool(std::size_t)>& progress, const std::function<bool()>& interrupt = {});
 
   const HmcState& state();
   // Replica exchange moves whole points between chains: it reads the current points and writes them
@@ -83,7 +85,7 @@ class HmcSampler {
 
  private:
   void find_initial_step_sizes(std::uint64_t iteration);
-  void transition(std::uint64_t iteration);
+  bool transition(std::uint64_t iteration, StopCheck& stop);  // false: abandoned, nothing changed
   void adapt(std::uint64_t iteration);
 
   const Target<T>& target_;

@@ -10,6 +10,7 @@
 
 #include "symhmc/metric.hpp"
 #include "symhmc/target.hpp"
+#include "symhmc/transition.hpp"
 
 namespace symhmc {
 
@@ -44,8 +45,9 @@ class Integrator {
   // n_steps[c] leapfrog steps of every chain c, all chains in lockstep, the closing half kick of one
   // step merged with the opening half kick of the next (one pass over the momenta per step). A chain
   // leaves the batch when its steps are done or its density turns non-finite (it stops there).
-  void trajectory(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
-                  const std::uint32_t* n_steps);
+  // Returns false, with z and p part-way, when stop asks to abandon the trajectory.
+  bool trajectory(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
+                  const std::uint32_t* n_steps, StopCheck* stop = nullptr);
 
   std::size_t gradient_evaluations() const { return evaluations_; }
   double gradient_seconds() const { return seconds_; }

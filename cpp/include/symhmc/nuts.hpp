@@ -23,8 +23,10 @@ class Nuts {
   // One transition of every chain of z (moved in place to the new draw) with step sizes eps.
   // Randomness: momenta from Stream(rng, c, it, Purpose::momentum), directions and multinomial
   // choices from Stream(rng, c, it, Purpose::tree). record.end / end_momentum are not filled.
-  void transition(Points<T>& z, const DiagonalMetric& metric, const double* eps, const Philox& rng,
-                  std::uint64_t iteration, Integrator<T>& integrator, TransitionRecord<T>& record);
+  // Returns false, with z restored to its start, when stop() asked to abandon the transition.
+  bool transition(Points<T>& z, const DiagonalMetric& metric, const double* eps, const Philox& rng,
+                  std::uint64_t iteration, Integrator<T>& integrator, TransitionRecord<T>& record,
+                  StopCheck* stop = nullptr);
 
  private:
   struct Chain;  // one chain's tree under construction
@@ -35,6 +37,7 @@ class Nuts {
   std::vector<T> p_;                // chains x dim: the momenta at the leaves being stepped
   std::vector<double> signed_eps_;  // chains: the step size times the direction of the subtree
   std::vector<std::size_t> active_; // the chains that need a leaf step now
+  Points<T> start_;                 // z at the start, restored when the transition is abandoned
 };
 
 extern template class Nuts<double>;

@@ -19,8 +19,10 @@ class StaticHmc {
   StaticHmc(std::size_t chains, std::size_t dim, double max_energy_error);
 
   // One transition of every chain of z with step sizes eps and n_steps[c] steps; z holds the kept points.
-  void transition(Points<T>& z, const DiagonalMetric& metric, const double* eps, const std::uint32_t* n_steps,
-                  const Philox& rng, std::uint64_t iteration, Integrator<T>& integrator, TransitionRecord<T>& record);
+  // Returns false, with z untouched, when stop() asked to abandon the transition.
+  bool transition(Points<T>& z, const DiagonalMetric& metric, const double* eps, const std::uint32_t* n_steps,
+                  const Philox& rng, std::uint64_t iteration, Integrator<T>& integrator, TransitionRecord<T>& record,
+                  StopCheck* stop = nullptr);
 
  private:
   double max_energy_error_;

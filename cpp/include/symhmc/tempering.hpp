@@ -49,10 +49,11 @@ class TemperingSampler {
   // Runs up to n_transitions; after warm-up, every thin-th transition stores the beta = 1 draws
   // (all replicas when draws_all is not null: chains x capacity x replicas x dim) and their stats;
   // every post-warm-up transition records each replica's log likelihood in loglik_trace
-  // (chains x trace_capacity x replicas), used for the evidence. progress(done) false stops.
+  // (chains x trace_capacity x replicas), used for the evidence. progress(done) false stops;
+  // interrupt() true abandons the transition under way (see HmcSampler::run).
   std::size_t run(std::size_t n_transitions, std::size_t thin, DrawSink<T>& target_draws, T* draws_all,
                   double* loglik_trace, std::size_t trace_capacity, std::size_t* trace_written,
-                  const std::function<bool(std::size_t)>& progress);
+                  const std::function<bool(std::size_t)>& progress, const std::function<bool()>& interrupt = {});
 
   const TemperingState& state() const { return state_; }
   HmcSampler<T>& hmc() { return *hmc_; }

@@ -3,8 +3,12 @@
 // trajectory-length adapter reads. Transitions (static_hmc.hpp, nuts.hpp) fill it; adapters
 // (adaptation.hpp) consume it; neither knows the other.
 #pragma once
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <vector>
 
 namespace symhmc {
@@ -31,6 +35,34 @@ struct TransitionRecord {
     end.resize(chains * dim);
     end_momentum.resize(chains * dim);
   }
+};
+
+// Lets a long transition stop early (Ctrl-C). Transitions poll it between leapfrog steps; it calls
+// `check` at most once per `interval` of wall time (a check may take a lock: Python's GIL), and reads
+// the clock only about once per millisecond, so that polling costs nothing next to a cheap step.
+class StopCheck {
+ public:
+  using clock = std::chrono::steady_clock;
+  StopCheck() = default;
+  explicit StopCheck(std::function<bool()> check, clock::duration interval = std::chrono::milliseconds(20))
+      : check_(std::move(check)), interval_(interval), last_(clock::now()), next_(last_ + interval) {}
+
+  bool operator()() {
+    if (!check_ || ++polls_ < stride_) return false;
+    polls_ = 0;
+    const clock::time_point now = clock::now();
+    stride_ = now - last_ < std::chrono::milliseconds(1) ? std::min(2 * stride_, 1024u) : std::max(stride_ / 2, 1u);
+    last_ = now;
+    if (now < next_) return false;
+    next_ = now + interval_;
+    return check_();
+  }
+
+ private:
+  std::function<bool()> check_;
+  clock::duration interval_{};
+  clock::time_point last_{}, next_{};
+  unsigned polls_ = 0, stride_ = 1;  // the clock is read every stride_-th poll
 };
 
 }  // namespace symhmc
