@@ -119,8 +119,6 @@ class BayesianMLP:
             loc, tau, list(weight_sd), list(bias_sd),
             np.ascontiguousarray(Xd), np.ascontiguousarray(yd),
         )
-        self._X = X
-        self._y = y
         self.layer_sizes: Tuple[int, ...] = tuple(int(s) for s in sizes)
         self.hidden = hidden
         self.activation = activation
@@ -132,6 +130,22 @@ class BayesianMLP:
         self._infer_noise = infer_noise
         self._n_params = int(self._core.n_params)
         self._noise_prior = (loc, tau)
+        # The validated constructor inputs, from which pickle and deepcopy rebuild the compiled
+        # posterior bitwise (``__reduce__``). Scales are stored after the fan-in division, so the
+        # rebuild passes fan_in=False; X and y are private read-only copies, so that later changes
+        # to the caller's arrays can't make a pickle differ from the model in memory.
+        self._X, self._y = _frozen_copy(X), _frozen_copy(y)
+        self._init_args = dict(
+            X=self._X, y=self._y, hidden=hidden, activation=activation, likelihood=likelihood,
+            noise=self.noise, prior_scale=list(weight_sd), bias_scale=list(bias_sd), fan_in=False,
+            noise_prior=(loc, tau), n_classes=self.n_classes, dtype=self._dtype.name,
+        )
+
+    # -- pickling ------------------------------------------------------------------------------
+    def __reduce__(self):
+        """Pickle (and ``copy.deepcopy``) as the validated constructor inputs; unpickling rebuilds
+        the compiled posterior from them, so logp and gradients are bitwise those of the original."""
+        return _rebuild_mlp, (type(self), self._init_args, self._threads)
 
     # -- shape ---------------------------------------------------------------------------------
     @property
@@ -331,6 +345,19 @@ class BayesianMLP:
             f"BayesianMLP({arch}, activation={self.activation!r}, likelihood={self.likelihood!r}, "
             f"noise={self.noise!r}, n_params={self.n_params}, n_data={self.n_data}, dtype={self._dtype.name})"
         )
+
+
+def _frozen_copy(a: np.ndarray) -> np.ndarray:
+    out = np.array(a, dtype=np.float64, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def _rebuild_mlp(cls, init_args: dict, threads) -> "BayesianMLP":
+    """Unpickler of :class:`BayesianMLP` (module level, so that pickle can find it by name)."""
+    model = cls(**init_args)
+    model.threads = threads
+    return model
 
 
 def _check_dtype(dtype) -> np.dtype:

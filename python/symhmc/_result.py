@@ -114,7 +114,19 @@ class Summary:
 
 class SampleResult:
     """Draws of ``sample()``: ``draws`` (chain, draw, P), ``stats`` (ArviZ sample_stats names, each
-    (chain, draw)), ``last_state`` to resume, ``partial`` when the run was interrupted."""
+    (chain, draw)), ``last_state`` to resume, ``partial`` when the run was interrupted.
+
+    Picklable (and ``copy.deepcopy``-able) with its target, draws, statistics, last state and
+    tempering report. Draws written to a memory map (``sample(..., out=path)``) are pickled by value:
+    the unpickled result holds a plain in-memory array with the draws as they were when pickled, and
+    no longer depends on the file (which a later run may overwrite, or another machine may lack)."""
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for name in ("draws", "replica_draws"):
+            if isinstance(state.get(name), np.memmap):
+                state[name] = np.array(state[name], copy=True, subok=False)
+        return state
 
     def __init__(self, target, draws, stats, last_state, partial, warmup, thin, timing, canonical=False,
                  tempering=None, replica_draws=None):

@@ -60,12 +60,12 @@ def _check_model(model):
         raise TypeError(f"model: expected a BayesianMLP, got {type(model).__name__}")
 
 
-def _flat_draws(model, draws) -> Tuple[np.ndarray, tuple]:
-    arr = as_float_array(draws, "draws", model.dtype)
+def _flat_draws(model, draws, name: str = "draws") -> Tuple[np.ndarray, tuple]:
+    arr = as_float_array(draws, name, model.dtype)
     if arr.ndim < 1 or arr.shape[-1] != model.n_params:
-        raise ValueError(f"draws: expected a last axis of length {model.n_params}, got shape {arr.shape}")
+        raise ValueError(f"{name}: expected a last axis of length {model.n_params}, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError("draws: contains NaN or inf")
+        raise ValueError(f"{name}: contains NaN or inf")
     return np.ascontiguousarray(arr.reshape(-1, model.n_params)), arr.shape
 
 
@@ -99,7 +99,7 @@ def random_symmetry(model, theta, seed=None) -> np.ndarray:
     """Applies an independent, uniformly random group element to each vector of theta (..., P):
     a random permutation of every hidden layer's units and, with an odd activation, random signs."""
     _check_model(model)
-    flat, shape = _flat_draws(model, theta)
+    flat, shape = _flat_draws(model, theta, "theta")
     rng = init_generator(seed_key(seed))
     if flat.shape[0] == 0:  # nothing to move (as canonicalize and align do)
         return flat.reshape(shape).copy()

@@ -19,9 +19,16 @@ class _AnalyticTarget:
     dtype = np.dtype(np.float64)
     _core: Any  # the compiled target, set by each subclass
 
+    _init_args: dict  # the validated constructor inputs, set by each subclass
+
     @property
     def n_params(self) -> int:
         return int(self._core.n_params)
+
+    def __reduce__(self):
+        """Pickle (and ``copy.deepcopy``) as the validated constructor inputs; unpickling rebuilds
+        the compiled target from them, so logp and gradients are bitwise those of the original."""
+        return _rebuild_target, (type(self), self._init_args)
 
     def logp_and_grad(self, theta):
         """Log density and gradient at theta (P,) or (K, P)."""
@@ -59,8 +66,9 @@ class GaussianTarget(_AnalyticTarget):
             raise ValueError(f"cov: expected shape ({P},) or ({P}, {P}), got {cov.shape}")
         if not np.all(np.isfinite(cov)):
             raise ValueError("cov: contains NaN or inf")
-        self.cov = cov
-        self._core = core.GaussianTarget(list(self.mean), list(cov.ravel()), self.diagonal)
+        self.mean, self.cov = _frozen_copy(self.mean), _frozen_copy(cov)
+        self._core = core.GaussianTarget(list(self.mean), list(self.cov.ravel()), self.diagonal)
+        self._init_args = dict(mean=self.mean, cov=self.cov)
 
     def _shape_note(self) -> str:
         return ", diagonal" if self.diagonal else ", dense"
@@ -80,11 +88,11 @@ class GaussianMixture(_AnalyticTarget):
     is then exactly 1 (log 0)."""
 
     def __init__(self, weights, means, sds, reference_sd=None):
-        self.weights = _finite(weights, "weights", 1)
-        if np.any(self.weights <= 0):
+        raw_weights = _frozen_copy(_finite(weights, "weights", 1))
+        if np.any(raw_weights <= 0):
             raise ValueError("weights: must be positive")
-        top = self.weights.max()  # divide by the largest first: the sum of huge weights overflows
-        self.weights = (self.weights / top) / np.sum(self.weights / top)
+        top = raw_weights.max()  # divide by the largest first: the sum of huge weights overflows
+        self.weights = (raw_weights / top) / np.sum(raw_weights / top)
         if np.any(self.weights == 0):
             raise ValueError("weights: their ratios exceed float64's range (a weight is 0 after normalizing)")
         self.means = _finite(means, "means", 2)
@@ -112,6 +120,9 @@ class GaussianMixture(_AnalyticTarget):
         self._core = core.GaussianMixtureTarget(
             list(self.weights), list(self.means.ravel()), list(self.sds.ravel()), P, float(reference_sd or 0.0)
         )
+        # The weights as given (normalizing twice could move the last bit), the rest as validated.
+        self._init_args = dict(weights=raw_weights, means=_frozen_copy(self.means), sds=_frozen_copy(self.sds),
+                               reference_sd=reference_sd)
 
     def _shape_note(self) -> str:
         return f", {self.weights.size} components, reference_sd={self.reference_sd}"
@@ -139,12 +150,24 @@ class Funnel(_AnalyticTarget):
             raise ValueError(f"scale: expected a positive number, got {scale!r}")
         self.scale = float(scale)
         self._core = core.FunnelTarget(int(dim), self.scale)
+        self._init_args = dict(dim=int(dim), scale=self.scale)
 
     def _shape_note(self) -> str:
         return f", scale={self.scale}"
 
     def _default_init(self, rng: np.random.Generator, chains: int) -> np.ndarray:
         return rng.uniform(-1, 1, (chains, self.n_params))
+
+
+def _frozen_copy(a) -> np.ndarray:
+    out = np.array(a, dtype=np.float64, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def _rebuild_target(cls, init_args: dict):
+    """Unpickler of the analytic targets (module level, so that pickle can find it by name)."""
+    return cls(**init_args)
 
 
 def _finite(value, name, ndim):
