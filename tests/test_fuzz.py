@@ -428,7 +428,6 @@ BAD_SYMMETRY = [
     ("align", "pivot", lambda m: _nan_at(np.zeros(m.n_params), np.inf)),
     ("align", "max_iter", lambda m: 0),
     ("align", "max_iter", lambda m: 1.5),
-    ("align", "draws", lambda m: np.full((2, m.n_params), 1e200)),
 ]
 
 

@@ -287,6 +287,9 @@ def test_ctrl_c_in_the_tempering_pilot_returns_a_partial_result(monkeypatch, tmp
     assert res.draws.shape == (2, 0, target.n_params) and res.stats["lp"].shape == (2, 0)
     assert res.timing["gradient_evaluations"] > 0
     assert np.load(path).shape == (2, 0, target.n_params)
+    for name in ("step_size", "inv_metric", "trajectory_length"):
+        with pytest.raises(ValueError, match=f"^{name}: this run was interrupted"):
+            getattr(res, name)
 
 
 # -- memory estimates ----------------------------------------------------------------------------

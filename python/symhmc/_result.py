@@ -154,18 +154,24 @@ class SampleResult:
     @property
     def step_size(self) -> np.ndarray:
         """Adapted step size per chain."""
-        return self.last_state.step_size
+        return self._state("step_size").step_size
 
     @property
     def trajectory_length(self) -> float:
         """The trajectory length adapted in warm-up (integration time; transitions draw their
         length uniformly up to it), NaN when it was not adapted."""
-        return self.last_state.trajectory_length
+        return self._state("trajectory_length").trajectory_length
 
     @property
     def inv_metric(self) -> np.ndarray:
         """Adapted diagonal inverse metric per chain, (chain, P)."""
-        return self.last_state.inv_metric
+        return self._state("inv_metric").inv_metric
+
+    def _state(self, name: str) -> "SamplerState":
+        if self.last_state is None:
+            raise ValueError(f"{name}: this run was interrupted before sampling started (in the tempering "
+                             "pilot), so it has no sampler state; run sample() again with the same seed")
+        return self.last_state
 
     @property
     def log_evidence(self):
