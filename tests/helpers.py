@@ -109,3 +109,22 @@ def installed_program(name):
     exe = pathlib.Path(core.__file__).parent / "bin" / name
     assert exe.exists(), f"missing {exe}: the CMake install of the C++ programs"
     return exe
+
+
+class InterruptingBar:
+    """Stands in for the progress bar and sends a real SIGINT to this process (what Ctrl-C does)
+    after ``stop_at`` transitions; the sampler sees it at its next check."""
+
+    def __init__(self, stop_at):
+        self.stop_at, self.done = stop_at, 0
+
+    def update(self, n):
+        import os
+        import signal
+
+        self.done += n
+        if self.done == self.stop_at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def close(self):
+        pass

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import symhmc as sh
+from helpers import InterruptingBar
 
 
 def linear_regression_problem(seed, n=40, d=3, noise=0.5, prior=1.0):
@@ -139,25 +140,6 @@ def test_resume_equals_uninterrupted_run(thin):
     joined = np.concatenate([b.draws, c.draws], axis=1)
     assert np.array_equal(joined, full.draws)
     assert np.array_equal(np.concatenate([b.stats["lp"], c.stats["lp"]], 1), full.stats["lp"])
-
-
-class InterruptingBar:
-    """Stands in for the progress bar and sends a real SIGINT to this process after `stop_at`
-    transitions, which is what Ctrl-C does."""
-
-    def __init__(self, stop_at):
-        self.stop_at, self.done = stop_at, 0
-
-    def update(self, n):
-        import os
-        import signal
-
-        self.done += n
-        if self.done == self.stop_at:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def close(self):
-        pass
 
 
 @pytest.mark.parametrize("stop_at", [37, 130])  # inside warm-up, after it

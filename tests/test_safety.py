@@ -16,6 +16,8 @@ import pytest
 import symhmc as sh
 from symhmc._native import core
 
+from helpers import InterruptingBar
+
 posix_only = pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, uses FIFOs")
 
 
@@ -37,22 +39,6 @@ def run_python(code, *args, timeout=60):
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-class InterruptingBar:
-    """Stands in for the progress bar and sends a real SIGINT (what Ctrl-C does) after `stop_at`
-    transitions; the sampler sees it at its next check."""
-
-    def __init__(self, stop_at):
-        self.stop_at, self.done = stop_at, 0
-
-    def update(self, n):
-        self.done += n
-        if self.done == self.stop_at:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def close(self):
-        pass
 
 
 def interrupt_after(monkeypatch, stop_at):

@@ -54,17 +54,23 @@ int main() {
     for (int i = 0; i < 3; ++i) CHECK(std::fabs(z.q[i] - q0[i]) < 1e-12, "coordinate %d: %g", i, z.q[i] - q0[i]);
   }
 
+  // Three chains of a 2-D Gaussian with their own metrics and step sizes, twice, for comparisons.
+  Gaussian target({1.0, 2.0});
+  const DiagonalMetric metric(3, 2, {1, 1, 2, 2, 0.5, 0.5});
+  const double eps[3] = {0.1, 0.2, 0.3};
+  const auto start = [&](Integrator<double>& integrator, Points<double>& z, std::vector<double>& p) {
+    z = Points<double>(3, 2);
+    z.q = {0.1, 0.2, -0.3, 0.4, 1.0, -1.0};
+    integrator.evaluate(z);
+    p = {1, 2, 3, 4, 5, 6};
+  };
   // A chain stepped with others left out of the batch moves exactly as in a full batch; left-out
   // chains do not move, and only the stepped chains are counted as evaluations.
   {
-    Gaussian target({1.0, 2.0});
     Integrator<double> a(target, 1), b(target, 1);
-    DiagonalMetric metric(3, 2, {1, 1, 2, 2, 0.5, 0.5});
-    Points<double> za(3, 2), zb(3, 2);
-    za.q = zb.q = {0.1, 0.2, -0.3, 0.4, 1.0, -1.0};
-    a.evaluate(za), b.evaluate(zb);
-    std::vector<double> pa{1, 2, 3, 4, 5, 6}, pb = pa;
-    const double eps[3] = {0.1, 0.2, 0.3};
+    Points<double> za, zb;
+    std::vector<double> pa, pb;
+    start(a, za, pa), start(b, zb, pb);
     const std::vector<std::size_t> all{0, 1, 2}, some{0, 2};
     a.step(za, pa, metric, eps, all);
     b.step(zb, pb, metric, eps, some);
@@ -76,14 +82,10 @@ int main() {
   // A trajectory with merged half kicks matches single steps (to rounding), each chain with its own
   // number of steps; a chain with none does not move.
   {
-    Gaussian target({1.0, 2.0});
     Integrator<double> a(target, 1), b(target, 1);
-    DiagonalMetric metric(3, 2, {1, 1, 2, 2, 0.5, 0.5});
-    Points<double> za(3, 2), zb(3, 2);
-    za.q = zb.q = {0.1, 0.2, -0.3, 0.4, 1.0, -1.0};
-    a.evaluate(za), b.evaluate(zb);
-    std::vector<double> pa{1, 2, 3, 4, 5, 6}, pb = pa;
-    const double eps[3] = {0.1, 0.2, 0.3};
+    Points<double> za, zb;
+    std::vector<double> pa, pb;
+    start(a, za, pa), start(b, zb, pb);
     const std::uint32_t steps[3] = {5, 0, 3};
     a.trajectory(za, pa, metric, eps, steps);
     for (std::size_t c = 0; c < 3; ++c)

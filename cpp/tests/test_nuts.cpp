@@ -11,42 +11,12 @@
 #include "symhmc/nuts.hpp"
 
 using namespace symhmc;
+using symhmc_test::Cliff;
+using symhmc_test::GaussianF;
 using symhmc_test::Gaussian;
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// A Gaussian that is -inf beyond x_0 > 3: trajectories that cross it are divergent.
-class Cliff : public Gaussian {
- public:
-  Cliff() : Gaussian({1.0}) {}
-  void logp_grad(const double* x, std::size_t K, double* logp, double* grad, int t) const override {
-    Gaussian::logp_grad(x, K, logp, grad, t);
-    for (std::size_t k = 0; k < K; ++k)
-      if (x[k] > 3) logp[k] = -kInf;
-  }
-};
-
-class GaussianF : public Target<float> {
- public:
-  explicit GaussianF(std::vector<double> sd) : sd_(std::move(sd)) {}
-  std::size_t dim() const override { return sd_.size(); }
-  void logp_grad(const float* x, std::size_t K, float* logp, float* grad, int) const override {
-    const std::size_t P = dim();
-    for (std::size_t k = 0; k < K; ++k) {
-      double s = 0;
-      for (std::size_t i = 0; i < P; ++i) {
-        const double z = x[k * P + i] / sd_[i];
-        s += z * z;
-        if (grad) grad[k * P + i] = float(-z / sd_[i]);
-      }
-      logp[k] = float(-0.5 * s);
-    }
-  }
-
- private:
-  std::vector<double> sd_;
-};
 
 double log_sum_exp(double a, double b) {
   if (a == -kInf) return b;
@@ -226,7 +196,7 @@ int main() {
   // on an anisotropic 5-D Gaussian with a non-unit metric and on a target with a cliff (divergences).
   for (int which = 0; which < 2; ++which) {
     Gaussian gauss({1.0, 0.3, 2.0, 5.0, 0.7});
-    Cliff cliff;
+    Cliff cliff(3.0);
     const Target<double>& target = which == 0 ? static_cast<const Target<double>&>(gauss) : cliff;
     const std::size_t C = 3, P = target.dim();
     std::vector<double> inv(C * P);
@@ -402,7 +372,7 @@ int main() {
   // 6. Divergences: a cliff, and a step far beyond the stability limit of a narrow Gaussian. Flagged,
   // and the chain never takes a non-finite point.
   {
-    Cliff cliff;
+    Cliff cliff(3.0);
     Gaussian narrow({0.1});
     for (int which = 0; which < 2; ++which) {
       const Target<double>& target = which == 0 ? static_cast<const Target<double>&>(cliff) : narrow;

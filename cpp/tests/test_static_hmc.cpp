@@ -8,20 +8,9 @@
 #include "symhmc/static_hmc.hpp"
 
 using namespace symhmc;
+using symhmc_test::Cliff;
 using symhmc_test::Gaussian;
 
-namespace {
-// A Gaussian that is -inf beyond x_0 > 2: trajectories that cross it are divergent.
-class Cliff : public Gaussian {
- public:
-  Cliff() : Gaussian({1.0}) {}
-  void logp_grad(const double* x, std::size_t K, double* logp, double* grad, int t) const override {
-    Gaussian::logp_grad(x, K, logp, grad, t);
-    for (std::size_t k = 0; k < K; ++k)
-      if (x[k] > 2) logp[k] = -std::numeric_limits<double>::infinity();
-  }
-};
-}  // namespace
 
 int main() {
   // Moments of N(0, diag(1, 9)) from 4 chains x 20000 transitions; steps differ by chain.
@@ -78,7 +67,7 @@ int main() {
   }
   // A trajectory into the cliff is divergent and rejected; the chain stays finite.
   {
-    Cliff target;
+    Cliff target(2.0);
     Integrator<double> integrator(target, 1);
     DiagonalMetric metric(1, 1, {1});
     StaticHmc<double> hmc(1, 1, 1000.0);
