@@ -1,6 +1,6 @@
 """Pure-NumPy baseline: batched log posterior and gradient of a Bayesian tanh MLP.
 
-Same contract as ``symhmc.BayesianMLP`` (SPEC_MODEL.md) for activation="tanh", likelihood="gaussian"
+Same contract as ``symhmc.BayesianMLP`` (its docstring) for activation="tanh", likelihood="gaussian"
 with a fixed noise sigma, and independent normal priors (weights of layer l ~ N(0, prior_scale_l^2),
 biases ~ N(0, bias_scale_l^2)), all densities fully normalized:
 

@@ -74,7 +74,8 @@ def sep131():
 
 
 def ovl131():
-    """DESIGN.md's prototype: incoming weights 3 / 2.5 / 2 (overlapping), biases apart, equal outgoing."""
+    """docs/design.md's prototype ("Fold the output"): incoming weights 3 / 2.5 / 2 (overlapping), biases
+    apart, equal outgoing."""
     return _net131([3.0, 2.5, 2.0], [1.0, 0.0, -1.0], [1.0, 1.0, 1.0])
 
 

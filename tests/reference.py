@@ -1,10 +1,10 @@
-"""Independent pure-NumPy reference of the symhmc model contract (SPEC_MODEL.md).
+"""Independent pure-NumPy reference of the symhmc model contract (the BayesianMLP docstring).
 
 This is the test oracle.  It is written from the formulas of the contract only; nothing is imported
 from ``symhmc``.  Gradients are hand-written backpropagation (analytic), verified against central
 finite differences in ``test_reference.py``.  Everything is evaluated in float64.
 
-Contract summary (see SPEC_MODEL.md for the authoritative text):
+Contract summary (the authoritative text is the docstring of symhmc.BayesianMLP):
 
 * layer sizes ``[d0, d1, ..., dL]``; flat parameters ``[W_1, b_1, ..., W_L, b_L]`` with ``W_l`` of
   shape ``(d_{l-1}, d_l)`` in C order, plus one trailing ``s = log sigma`` when ``noise="infer"``;
