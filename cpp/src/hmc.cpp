@@ -140,12 +140,13 @@ template <class T>
 bool HmcSampler<T>::transition(std::uint64_t it, StopCheck& stop) {
   const std::size_t C = state_.chains;
   const bool warmup = it < state_.warmup;
+  StopCheck* poll = stop.active() ? &stop : nullptr;
   for (std::size_t c = 0; c < C; ++c) {
     const double u = Stream(rng_, c, it, Purpose::step_jitter).uniform(0);
     eps_[c] = state_.step_size[c] * (1 + settings_.step_jitter * (2 * u - 1));
   }
   if (settings_.kernel == Kernel::nuts) {
-    if (!nuts_->transition(z_, metric_, eps_.data(), rng_, it, integrator_, record_, &stop)) return false;
+    if (!nuts_->transition(z_, metric_, eps_.data(), rng_, it, integrator_, record_, poll)) return false;
   } else {
     if (settings_.n_steps == 0) {
       for (std::size_t c = 0; c < C; ++c)
@@ -159,7 +160,7 @@ bool HmcSampler<T>::transition(std::uint64_t it, StopCheck& stop) {
       }
       std::fill(n_steps_.begin(), n_steps_.end(), std::uint32_t(L));
     }
-    if (!static_hmc_->transition(z_, metric_, eps_.data(), n_steps_.data(), rng_, it, integrator_, record_, &stop))
+    if (!static_hmc_->transition(z_, metric_, eps_.data(), n_steps_.data(), rng_, it, integrator_, record_, poll))
       return false;
   }
   for (std::size_t c = 0; c < C; ++c) {

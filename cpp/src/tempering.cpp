@@ -186,7 +186,7 @@ std::size_t TemperingSampler<T>::run(std::size_t n_transitions, std::size_t thin
   DrawSink<T> none;
   std::size_t done = 0;
   while (done < n_transitions) {
-    const std::uint64_t it = hmc_->state().iteration;
+    const std::uint64_t it = hmc_->iteration();
     if (hmc_->run(1, 1, none, nullptr, interrupt) == 0) break;  // interrupted inside the transition
     const bool sampling = it >= warmup_;
     exchange(it, sampling);

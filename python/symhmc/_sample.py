@@ -15,7 +15,7 @@ from ._result import SampleResult, SamplerState
 from ._tempering import PILOT_REPLICAS, Tempering, TemperingReport, pilot_schedule
 from ._seed import init_generator, seed_key
 from ._storage import available_memory, free_disk, gb, output_path, remove_quietly, temp_file
-from ._validation import INT32_MAX, UINT64_MAX, as_float_array, check_int, check_threads
+from ._validation import UINT64_MAX, as_float_array, check_bool, check_int, check_threads
 
 __all__ = ["sample"]
 
@@ -139,22 +139,20 @@ def sample(
     if tempering is not None and not target._core.can_split:
         raise ValueError("tempering: the target must split into a prior and a likelihood (a BayesianMLP, or a "
                          "GaussianMixture with reference_sd)")
-    chains = _count(chains, "chains", minimum=1, maximum=INT32_MAX)
-    draws = _count(draws, "draws", minimum=0)
-    warmup = _count(warmup, "warmup", minimum=0)
-    thin = _count(thin, "thin", minimum=1)
+    chains = check_int(chains, "chains", minimum=1)
+    draws = check_int(draws, "draws", minimum=0, maximum=UINT64_MAX)
+    warmup = check_int(warmup, "warmup", minimum=0, maximum=UINT64_MAX)
+    thin = check_int(thin, "thin", minimum=1, maximum=UINT64_MAX)
     if warmup + max(draws - 1, 0) * thin + 1 > UINT64_MAX:
         raise ValueError(f"draws: warmup + draws x thin = {warmup} + {draws} x {thin} transitions exceeds "
                          f"the core's limit of {UINT64_MAX}")
     if not isinstance(kernel, str) or kernel not in KERNELS:
         raise ValueError(f"kernel: expected 'hmc' or 'nuts', got {kernel!r}")
     if n_steps is not None:
-        n_steps = _count(n_steps, "n_steps", minimum=1)
+        n_steps = check_int(n_steps, "n_steps", minimum=1, maximum=UINT64_MAX)
         if kernel == "nuts":
             raise ValueError("n_steps: NUTS chooses its own number of steps; leave n_steps=None with kernel='nuts'")
-    max_tree_depth = _count(max_tree_depth, "max_tree_depth", minimum=1)
-    if max_tree_depth > 30:
-        raise ValueError(f"max_tree_depth: expected an int <= 30, got {max_tree_depth}")
+    max_tree_depth = check_int(max_tree_depth, "max_tree_depth", minimum=1, maximum=30)
     if step_size is not None and (isinstance(step_size, bool) or not isinstance(step_size, numbers.Real)
                                   or not 0 < step_size < np.inf):
         raise ValueError(f"step_size: expected a positive finite number or None, got {step_size!r}")
@@ -164,10 +162,8 @@ def sample(
     _check_fraction(length_jitter, "length_jitter")
     if isinstance(max_energy_error, bool) or not isinstance(max_energy_error, numbers.Real) or not max_energy_error > 0:
         raise ValueError(f"max_energy_error: expected a positive number, got {max_energy_error!r}")
-    if not isinstance(adapt_metric, (bool, np.bool_)):
-        raise TypeError(f"adapt_metric: expected a bool, got {adapt_metric!r}")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress: expected a bool, got {progress!r}")
+    check_bool(adapt_metric, "adapt_metric")
+    check_bool(progress, "progress")
     P = target.n_params
     symmetry = _symmetry_for(target, canonicalize, sort_key)
 
@@ -474,10 +470,6 @@ def _check_default_start(target, start) -> None:
             return  # e.g. a start beyond float32's range: the core reports it
     if not np.all(np.isfinite(lp)):
         raise ValueError(target._explain_bad_start(start))
-
-
-def _count(value, name, minimum, maximum=UINT64_MAX):
-    return check_int(value, name, minimum=minimum, maximum=maximum)
 
 
 def _check_open_unit(value, name):

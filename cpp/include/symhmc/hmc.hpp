@@ -73,7 +73,9 @@ class HmcSampler {
   std::size_t run(std::size_t n_transitions, std::size_t thin, DrawSink<T>& sink,
                   const std::function<bool(std::size_t)>& progress, const std::function<bool()>& interrupt = {});
 
+  // The resumable state (positions and metric synced into it: O(chains x dim)).
   const HmcState& state();
+  std::uint64_t iteration() const { return state_.iteration; }
   // Replica exchange moves whole points between chains: it reads the current points and writes them
   // back permuted, with their log densities and gradients.
   const Points<T>& points() const { return z_; }

@@ -47,6 +47,10 @@ class StopCheck {
   explicit StopCheck(std::function<bool()> check, clock::duration interval = std::chrono::milliseconds(20))
       : check_(std::move(check)), interval_(interval), last_(clock::now()), next_(last_ + interval) {}
 
+  // Whether there is anything to poll; transitions skip their checks (and NUTS its copy of the
+  // starting points) when there is not.
+  bool active() const { return bool(check_); }
+
   bool operator()() {
     if (!check_ || ++polls_ < stride_) return false;
     polls_ = 0;
