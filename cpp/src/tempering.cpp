@@ -66,10 +66,7 @@ class TemperingSampler<T>::Tempered : public Target<T> {
     lr_.resize(K), ll_.resize(K), gr_.resize(K * P), gl_.resize(K * P);
     T* gr = grad ? gr_.data() : nullptr;
     T* gl = grad ? gl_.data() : nullptr;
-    if (precisions)
-      base_.evaluate_given(x, slots, K, precisions, lr_.data(), ll_.data(), gr, gl, threads);
-    else
-      base_.evaluate(x, K, lr_.data(), ll_.data(), gr, gl, threads);
+    base_.evaluate_given(x, slots, K, precisions, lr_.data(), ll_.data(), gr, gl, threads);
     for (std::size_t k = 0; k < K; ++k) {
       const T beta = T(betas_[(slots ? slots[k] : k) % R]);
       // beta = 0 ignores the likelihood entirely, even where it is -inf.
@@ -137,11 +134,8 @@ void TemperingSampler<T>::exchange(std::uint64_t it, bool sampling) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<double>& tau = hmc_->precisions();  // hierarchical priors: chains x replicas rows, else empty
   const std::size_t G = base_.precision_groups().size();
-  if (G > 0)
-    base_.evaluate_given(z_.q.data(), nullptr, K, tau.data(), log_ref_.data(), log_lik_.data(), grad_ref_.data(),
-                         grad_lik_.data(), threads_);
-  else
-    base_.evaluate(z_.q.data(), K, log_ref_.data(), log_lik_.data(), grad_ref_.data(), grad_lik_.data(), threads_);
+  base_.evaluate_given(z_.q.data(), nullptr, K, tau.empty() ? nullptr : tau.data(), log_ref_.data(), log_lik_.data(),
+                       grad_ref_.data(), grad_lik_.data(), threads_);
   hmc_->integrator().count(K, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   const std::vector<double>& beta = state_.betas;
   for (std::size_t c = 0; c < C; ++c) {
