@@ -74,6 +74,20 @@ def test_stored_precisions_are_conditional_draws_given_stored_weights(kernel):
         assert abs(r) < 4 / math.sqrt(uc.size), (g.name, r)
 
 
+def test_ard_shrinks_the_irrelevant_inputs():
+    """8 inputs of which x0 and x1 enter y = sin(2 x0) + tanh(1.5 x1) + noise; 200 points, 8-10-1 tanh
+    at the default hyperprior: every irrelevant input's posterior median sd is below every relevant
+    one's and at most 0.65 of the smallest (the issue's target; measured 0.07 here, 0.057 with 4 x 2000
+    draws in benchmarks/report_hierarchical.py)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 8))
+    y = np.sin(2 * X[:, 0]) + np.tanh(1.5 * X[:, 1]) + 0.1 * rng.standard_normal(200)
+    model = sh.BayesianMLP(X, y, hidden=(10,), noise="infer", prior="hierarchical", ard=True)
+    res = sh.sample(model, chains=2, warmup=300, draws=300, seed=0, progress=False)
+    median = np.median(res.hyper["W1"], axis=(0, 1))
+    assert median[2:].max() <= 0.65 * median[:2].min(), median
+
+
 # -- prior-predictive simulation-based calibration ------------------------------------------------
 def test_simulation_based_calibration_of_a_tiny_hierarchical_net():
     """Talts et al. (2018): data simulated from the hierarchical prior of a 1-2-1 tanh net with inferred
@@ -318,6 +332,7 @@ def test_state_of_another_prior_is_refused():
     (dict(prior="gaussian"), "prior"),
     (dict(prior=None), "prior"),
     (dict(ard=True), "ard"),
+    (dict(hyperprior=(1.0, 1.0)), "hyperprior"),  # with the fixed prior
     (dict(prior="hierarchical", hyperprior=(0.0, 0.5)), "hyperprior width"),
     (dict(prior="hierarchical", hyperprior=(-1.0, 0.5)), "hyperprior width"),
     (dict(prior="hierarchical", hyperprior=(1.0, 0.0)), "hyperprior shape"),

@@ -134,6 +134,8 @@ class BayesianMLP:
         hierarchical = prior == "hierarchical"
         if check_bool(ard, "ard") and not hierarchical:
             raise ValueError("ard: automatic relevance determination needs prior='hierarchical'")
+        if not hierarchical and not (isinstance(hyperprior, tuple) and hyperprior == DEFAULT_HYPERPRIOR):
+            raise ValueError("hyperprior: only used with prior='hierarchical'")
         if hierarchical and check_bool(fan_in, "fan_in"):
             raise ValueError("fan_in: prior='hierarchical' already scales the widths of layers 2..L by the fan-in")
 
@@ -412,7 +414,8 @@ class BayesianMLP:
         arch = "-".join(str(s) for s in self.layer_sizes)
         return (
             f"BayesianMLP({arch}, activation={self.activation!r}, likelihood={self.likelihood!r}, "
-            f"noise={self.noise!r}, n_params={self.n_params}, n_data={self.n_data}, dtype={self._dtype.name})"
+            f"noise={self.noise!r}, n_params={self.n_params}, n_data={self.n_data}, dtype={self._dtype.name}"
+            + (f", prior='hierarchical', ard={self.ard})" if self._groups else ")")
         )
 
 
