@@ -56,7 +56,8 @@ class BayesianMLP:
     as the net widens. With ``noise="infer"`` the noise precision :math:`\sigma^{-2}` gets the Gamma
     hyperprior too (group ``noise``), in place of ``noise_prior``; :math:`s = \log\sigma` stays the
     sampled coordinate, moved by HMC with the weights as with the fixed prior, and its prior is the
-    Gamma density carried over to :math:`s`. ``prior_scale`` and ``fan_in`` do not apply.
+    Gamma density carried over to :math:`s`. ``fan_in`` does not apply, and ``prior_scale`` only as
+    the default of ``bias_scale``, the output biases' sd.
 
     The sampler draws the group precisions between HMC transitions by exact conjugate Gibbs steps,
     :math:`\tau_g \mid w \sim \mathrm{Gamma}(\alpha/2 + n_g/2, \alpha\omega^2/2 + \sum w^2/2)`, per
