@@ -55,13 +55,14 @@ def test_gibbs_draws_follow_the_gamma_conditional():
     assert stats.kstest(core._gibbs_draws(groups[:1], theta, 11, 0, n)[:, 0], wrong.cdf).pvalue < 1e-6
 
 
-@pytest.mark.parametrize("kernel", ["hmc", "nuts"])
-def test_stored_precisions_are_conditional_draws_given_stored_weights(kernel):
+@pytest.mark.parametrize("kernel, hierarchical", [("hmc", "gibbs"), ("nuts", "gibbs"), ("hmc", "marginal")])
+def test_stored_precisions_are_conditional_draws_given_stored_weights(kernel, hierarchical):
     """In the sampler the precisions are drawn after each HMC transition, given the weights just kept,
     and stored with them: the PIT values F(tau_t | w_t) of consecutive draws are then iid uniform, for
     every group (ARD rows included), whatever the mixing."""
     model = ard_model(2)
-    res = sh.sample(model, chains=3, draws=300, warmup=150, seed=3, progress=False, kernel=kernel)
+    res = sh.sample(model, chains=3, draws=300, warmup=150, seed=3, progress=False, kernel=kernel,
+                    hierarchical=hierarchical)
     draws = np.asarray(res.draws).reshape(-1, model.n_params)
     taus = res.precisions.reshape(-1, len(model._groups))
     for j, g in enumerate(model._groups):
@@ -89,7 +90,8 @@ def test_ard_shrinks_the_irrelevant_inputs():
 
 
 # -- prior-predictive simulation-based calibration ------------------------------------------------
-def test_simulation_based_calibration_of_a_tiny_hierarchical_net():
+@pytest.mark.parametrize("hierarchical", ["gibbs", "marginal"])
+def test_simulation_based_calibration_of_a_tiny_hierarchical_net(hierarchical):
     """Talts et al. (2018): data simulated from the hierarchical prior of a 1-2-1 tanh net with inferred
     noise; the rank of every true hyperparameter (each group's sd, the noise sd) and of the network
     output at x = 0 among thinned posterior draws is uniform (chi-square over 8 bins)."""
@@ -112,7 +114,8 @@ def test_simulation_based_calibration_of_a_tiny_hierarchical_net():
         theta[-1] = math.log(sigma)
         y = template.predict(theta, x) + sigma * rng.normal(size=8)
         model = sh.BayesianMLP(x, y, hidden=(2,), noise="infer", prior="hierarchical", hyperprior=hyper)
-        res = sh.sample(model, chains=1, draws=kept, thin=thin, warmup=150, seed=r, progress=False)
+        res = sh.sample(model, chains=1, draws=kept, thin=thin, warmup=150, seed=r, progress=False,
+                        hierarchical=hierarchical)
         post = np.column_stack([1 / np.sqrt(res.precisions[0]), np.exp(res.draws[0, :, -1]),
                                 model.predict(res.draws[0], [0.0])[:, 0]])
         truth = np.concatenate([1 / np.sqrt(tau), [sigma, model.predict(theta, [0.0])[0]]])
@@ -211,7 +214,8 @@ def test_conditional_prior_at_the_mean_precision_is_the_fixed_prior():
     np.testing.assert_array_equal(llik, ref_lik)
 
 
-def test_tempered_evidence_of_hierarchical_linear_regression_matches_quadrature():
+@pytest.mark.parametrize("hierarchical", ["gibbs", "marginal"])
+def test_tempered_evidence_of_hierarchical_linear_regression_matches_quadrature(hierarchical):
     """Tempering tempers the likelihood only, so the evidence is that of the hierarchical model:
     int N(y; 0, s^2 I + X X^T / tau + t^2 1 1^T) Gamma(tau) dtau, a one-dimensional integral."""
     rng = np.random.default_rng(10)
@@ -231,13 +235,15 @@ def test_tempered_evidence_of_hierarchical_linear_regression_matches_quadrature(
 
     exact = math.log(integrate.quad(integrand, -15, 15, limit=200)[0])
     res = sh.sample(model, chains=4, draws=1500, warmup=1000, seed=11, progress=False,
-                    tempering=sh.Tempering(n_replicas=10))
+                    tempering=sh.Tempering(n_replicas=10), hierarchical=hierarchical)
     estimate, se = res.log_evidence
     assert abs(estimate - exact) <= 3 * se, (estimate, se, exact)
 
 
 # -- threads, resume, symmetry -------------------------------------------------------------------
-@pytest.mark.parametrize("kw", [dict(kernel="hmc"), dict(kernel="nuts"), dict(tempering=sh.Tempering(n_replicas=3))])
+@pytest.mark.parametrize("kw", [dict(kernel="hmc"), dict(kernel="nuts"), dict(tempering=sh.Tempering(n_replicas=3)),
+                                dict(hierarchical="marginal"),
+                                dict(hierarchical="marginal", tempering=sh.Tempering(n_replicas=3))])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_hierarchical_runs_are_thread_invariant_and_resume_bitwise(kw, dtype):
     model = ard_model(12, dtype)
@@ -318,6 +324,13 @@ def test_result_reports_group_sds_and_exports_them():
     np.testing.assert_array_equal(twin.logp(theta), model.logp(theta))
     assert sh.sample(sh.BayesianMLP(*case_data(0, {}), hidden=(2,)), chains=1, draws=5, warmup=5,
                      progress=False).hyper == {}
+
+
+@pytest.mark.parametrize("value", ["collapsed", None, 1])
+def test_bad_hierarchical_mode_is_refused_by_name(value):
+    model = sh.BayesianMLP(*case_data(0, {}), hidden=(2,), prior="hierarchical")
+    with pytest.raises(ValueError, match="hierarchical"):
+        sh.sample(model, chains=1, draws=2, warmup=2, progress=False, hierarchical=value)
 
 
 def test_state_of_another_prior_is_refused():

@@ -109,6 +109,7 @@ inline HmcSettings settings_from_dict(const py::dict& d) {
   if (d.contains("init_buffer")) s.init_buffer = py::cast<std::size_t>(d["init_buffer"]);
   if (d.contains("term_buffer")) s.term_buffer = py::cast<std::size_t>(d["term_buffer"]);
   if (d.contains("base_window")) s.base_window = py::cast<std::size_t>(d["base_window"]);
+  if (d.contains("marginal_precisions")) s.marginal_precisions = py::cast<bool>(d["marginal_precisions"]);
   return s;
 }
 

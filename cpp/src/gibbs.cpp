@@ -76,12 +76,13 @@ void gibbs_precisions(const std::vector<PrecisionGroup>& groups, const T* x, con
     const double fresh = gamma_draw(stream, kGroupStride * g, group.shape + 0.5 * double(group.count)) /
                          (group.rate + 0.5 * squares);
     tau[g] = fresh;
+    if (!grad) continue;
     change += group_log_prior(group, fresh, squares) - group_log_prior(group, old, squares);
     T* gg = grad + group.begin;
     const T shift = T(old - fresh);  // d/dx of -tau x^2 / 2 is -tau x
     for (std::int64_t i = 0; i < group.count; ++i) gg[i] += shift * xg[i];
   }
-  *logp = T(double(*logp) + change);
+  if (logp) *logp = T(double(*logp) + change);
 }
 
 template void gibbs_precisions<double>(const std::vector<PrecisionGroup>&, const double*, const Stream&, double*,

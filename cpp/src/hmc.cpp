@@ -69,7 +69,8 @@ HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcStat
       for (std::size_t c = 0; c < C; ++c)
         for (const PrecisionGroup& g : groups_) state_.precisions.push_back(g.shape / g.rate);
     if (state_.precisions.size() != C * G) throw std::invalid_argument("state: precisions have the wrong size");
-    integrator_.condition_on(state_.precisions.data());  // the vector keeps its size from here on
+    if (!settings_.marginal_precisions)
+      integrator_.condition_on(state_.precisions.data());  // the vector keeps its size from here on
   }
   integrator_.evaluate(z_);
   for (std::size_t c = 0; c < C; ++c)
@@ -206,13 +207,15 @@ bool HmcSampler<T>::transition(std::uint64_t it, StopCheck& stop) {
 }
 
 // The precisions' conjugate draws given the points just kept: the second half of the iteration, so
-// that an abandoned transition changes nothing.
+// that an abandoned transition changes nothing. With marginal_precisions the target does not depend
+// on them, so the points' densities stay as they are.
 template <class T>
 void HmcSampler<T>::gibbs(std::uint64_t it) {
   const std::size_t G = groups_.size();
+  const bool update = !settings_.marginal_precisions;
   for (std::size_t c = 0; c < state_.chains; ++c)
     gibbs_precisions(groups_, z_.position(c), Stream(rng_, c, it, Purpose::gibbs), state_.precisions.data() + c * G,
-                     &z_.logp[c], z_.gradient(c));
+                     update ? &z_.logp[c] : nullptr, update ? z_.gradient(c) : nullptr);
 }
 
 template <class T>

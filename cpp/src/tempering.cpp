@@ -134,7 +134,7 @@ void TemperingSampler<T>::exchange(std::uint64_t it, bool sampling) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<double>& tau = hmc_->precisions();  // hierarchical priors: chains x replicas rows, else empty
   const std::size_t G = base_.precision_groups().size();
-  base_.evaluate_given(z_.q.data(), nullptr, K, tau.empty() ? nullptr : tau.data(), log_ref_.data(), log_lik_.data(),
+  base_.evaluate_given(z_.q.data(), nullptr, K, hmc_->integrator().precisions(), log_ref_.data(), log_lik_.data(),
                        grad_ref_.data(), grad_lik_.data(), threads_);
   hmc_->integrator().count(K, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   const std::vector<double>& beta = state_.betas;

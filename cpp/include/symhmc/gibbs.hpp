@@ -37,7 +37,7 @@ double group_log_prior(const PrecisionGroup& group, double tau, double squares);
 // The Gibbs step of one chain: draws every group's precision given x into tau (the old values are
 // overwritten) and updates the chain's log density and gradient to the new precisions: the prior is
 // the only term that depends on them, and it is cheap (O(dim)), so no evaluation of the target is
-// needed. Randomness: stream index 4096 g + j for group g.
+// needed (logp and grad null: they are left alone). Randomness: stream index 4096 g + j for group g.
 template <class T>
 void gibbs_precisions(const std::vector<PrecisionGroup>& groups, const T* x, const Stream& stream, double* tau,
                       T* logp, T* grad);

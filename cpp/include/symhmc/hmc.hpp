@@ -35,6 +35,10 @@ struct HmcSettings {
   bool adapt_step_size = true;
   bool adapt_metric = true;
   std::size_t init_buffer = 75, term_buffer = 50, base_window = 25;
+  // Hierarchical priors: false, HMC on the weights given the precisions, which Gibbs steps update
+  // between transitions; true, HMC on the weights' marginal (precisions integrated out), the
+  // precisions then drawn given each kept point for the record only. Both are exact.
+  bool marginal_precisions = false;
   int threads = 0;
 };
 

@@ -52,6 +52,7 @@ class Integrator {
   // Hierarchical priors: evaluate chain c with row c of precisions (chains x groups, owned by the
   // sampler, which changes its values between transitions); null: the target's own prior.
   void condition_on(const double* precisions) { precisions_ = precisions; }
+  const double* precisions() const { return precisions_; }
 
   std::size_t gradient_evaluations() const { return evaluations_; }
   double gradient_seconds() const { return seconds_; }
