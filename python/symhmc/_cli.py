@@ -5,6 +5,7 @@ Usage::
 
     symhmc run --hidden 20 --chains 4 --draws 500 --warmup 500          # built-in demo data
     symhmc run --data houses.csv --target price --features area,rooms --hidden 50
+    symhmc run --hidden 20 --plot pictures                               # also trace/predictive/modes PNGs
     python -m symhmc run --help                                          # every option
 
 ``symhmc run`` builds ``BayesianMLP(X, y, ...)``, runs ``sample(...)``, prints the diagnostics table

@@ -235,7 +235,7 @@ def plot_tempering(result):
             ax_s.plot(history.iteration, history.betas[:, r], color="C0", lw=1, marker=".", ms=3)
         positive = history.betas[history.betas > 0]
         if positive.size:  # betas crowd near 0 (the default schedule is cubic): log scale above the smallest
-            ax_s.set_yscale("symlog", linthresh=float(positive.min()))
+            ax_s.set_yscale("symlog", linthresh=float(positive.min()), linscale=1.5)
         for ax in (ax_s, ax_r):
             if history.iteration[0] < history.warmup <= history.iteration[-1]:
                 ax.axvline(history.warmup, color="0.5", ls="--", lw=1, label="end of warm-up")
@@ -298,15 +298,18 @@ def plot_modes(result, X_grid=None, tol: float = 0.1, max_draws: int = 2000, mem
     plt = _pyplot()
     fig, (ax_f, ax_s) = plt.subplots(1, 2, figsize=(13, 4.5), width_ratios=(2.2, 1), layout="constrained")
     x = inputs[:, 0] if one_input else np.arange(inputs.shape[0])
+    # Rows of several features have no order: points, not lines joining unrelated rows.
+    thin, thick = (dict(lw=0.5), dict(lw=2.2)) if one_input else (dict(ls="none", marker="_", ms=8),
+                                                                  dict(ls="none", marker="o", ms=4))
     shown = census.modes[:max_modes]
     for m, mode in enumerate(shown):
         chain_idx, draw_idx = np.nonzero(census.labels == m)
         pick = np.unique(np.linspace(0, chain_idx.size - 1, min(members, chain_idx.size)).round().astype(np.intp))
         theta = np.asarray(result.draws)[chain_idx[pick], census.draw_index[draw_idx[pick]]]
         for f in curves(theta):
-            ax_f.plot(x, f, color=f"C{m % 10}", lw=0.5, alpha=0.35)
-        ax_f.plot(x, curves(mode.representative[None])[0], color=f"C{m % 10}", lw=2.2,
-                  label=f"mode {m}: share {mode.share:.2f}, {mode.n_chains}/{census.chains} chains")
+            ax_f.plot(x, f, color=f"C{m % 10}", alpha=0.35, **thin)
+        ax_f.plot(x, curves(mode.representative[None])[0], color=f"C{m % 10}",
+                  label=f"mode {m}: share {mode.share:.2f}, {mode.n_chains}/{census.chains} chains", **thick)
     _data_points(ax_f, model, X, y, census, one_input, output)
     ax_f.set_xlabel("x" if one_input else "reference input (training row)")
     ax_f.set_ylabel(_output_label(model, output, n_out))
@@ -340,7 +343,7 @@ def _data_points(ax, model, X, y, census, one_input, output):
     rows = [int(np.nonzero(np.all(X == r, axis=1))[0][0]) if np.any(np.all(X == r, axis=1)) else -1
             for r in np.asarray(census.X, dtype=np.float64)]
     ok = [i for i, r in enumerate(rows) if r >= 0]
-    ax.scatter(ok, yd[[rows[i] for i in ok]], s=10, color="k", zorder=3, label="data")
+    ax.scatter(ok, yd[[rows[i] for i in ok]], s=14, marker="x", color="k", zorder=3, label="data")
 
 
 def _output_label(model, output, n_out):
