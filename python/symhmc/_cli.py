@@ -620,7 +620,7 @@ def _write_plots(plot_dir: str, result, raw) -> str:
     if result.n_draws < 4:
         return f"plots: skipped ({result.n_draws} draws per chain, need at least 4)"
     pictures = {"modes.png": lambda: result.plot_modes()}
-    if raw is not None or not result.canonical and not result.target.symmetry.trivial:
+    if raw is not None or (not result.canonical and not result.target.symmetry.trivial):
         pictures["trace.png"] = lambda: result.plot_trace(raw=raw)
     if result.target.layer_sizes[0] == 1:
         pictures["predictive.png"] = lambda: result.plot_predictive()

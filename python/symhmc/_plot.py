@@ -226,7 +226,7 @@ def plot_tempering(result):
     report = getattr(result, "tempering", None)
     if report is None:
         raise ValueError("plot_tempering: needs a tempered run (sample(..., tempering=symhmc.Tempering()))")
-    history = report.history
+    history = getattr(report, "history", None)  # None in reports pickled before it was recorded
     plt = _pyplot()
     fig, (ax_s, ax_a, ax_r) = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
     R = report.n_replicas

@@ -29,6 +29,13 @@ from ._sample import sample
 __all__ = ["BayesianMLPClassifier", "BayesianMLPRegressor"]
 
 
+def _keep_parameters(estimator, arguments) -> None:
+    """What scikit-learn asks of ``__init__``: every argument kept as is, under its own name."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 class _BayesianMLPEstimator(BaseEstimator):
     """Parameters shared by both estimators; see :class:`BayesianMLPRegressor`."""
 
@@ -56,15 +63,17 @@ class _BayesianMLPEstimator(BaseEstimator):
         if self.result_.n_draws == 0:
             raise ValueError("draws: fit kept no draws (interrupted before sampling, or draws=0)")
 
-    def _flat_draws(self, n_samples, rng):
-        """n_samples posterior draws picked uniformly (with replacement) from all chains' draws."""
-        draws = self.result_.draws.reshape(-1, self.result_.draws.shape[2])
-        return np.ascontiguousarray(draws[rng.integers(draws.shape[0], size=n_samples)])
-
-    def _check_n_samples(self, n_samples):
+    def _posterior_outputs(self, X, n_samples, random_state):
+        """For sample_y: the random generator, n_samples posterior draws picked uniformly (with
+        replacement) from all chains' draws, and the network's outputs of each at X."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
         if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples: expected a positive int, got {n_samples!r}")
-        return int(n_samples)
+        rng = np.random.default_rng(self._seed(random_state))
+        draws = self.result_.draws.reshape(-1, self.result_.draws.shape[2])
+        theta = np.ascontiguousarray(draws[rng.integers(draws.shape[0], size=int(n_samples))])
+        return rng, theta, np.asarray(self.model_.predict(theta, X), dtype=np.float64)
 
 
 _SAMPLER_DOC = """
@@ -100,34 +109,7 @@ class BayesianMLPRegressor(RegressorMixin, _BayesianMLPEstimator):
                  warmup=1000, thin=1, kernel="hmc", n_steps=None, max_tree_depth=10, step_size=None,
                  target_accept=0.8, step_jitter=0.1, length_jitter=0.2, max_energy_error=1000.0, adapt_metric=True,
                  canonicalize=None, sort_key=None, tempering=None, threads=None, progress=False, random_state=None):
-        self.hidden = hidden
-        self.activation = activation
-        self.noise = noise
-        self.noise_prior = noise_prior
-        self.prior_scale = prior_scale
-        self.bias_scale = bias_scale
-        self.fan_in = fan_in
-        self.normalize_y = normalize_y
-        self.dtype = dtype
-        self.chains = chains
-        self.draws = draws
-        self.warmup = warmup
-        self.thin = thin
-        self.kernel = kernel
-        self.n_steps = n_steps
-        self.max_tree_depth = max_tree_depth
-        self.step_size = step_size
-        self.target_accept = target_accept
-        self.step_jitter = step_jitter
-        self.length_jitter = length_jitter
-        self.max_energy_error = max_energy_error
-        self.adapt_metric = adapt_metric
-        self.canonicalize = canonicalize
-        self.sort_key = sort_key
-        self.tempering = tempering
-        self.threads = threads
-        self.progress = progress
-        self.random_state = random_state
+        _keep_parameters(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -177,16 +159,11 @@ class BayesianMLPRegressor(RegressorMixin, _BayesianMLPEstimator):
         """Draws of y at X from the posterior predictive: a posterior draw of the weights (picked at
         random from the chains) plus its observation noise, one per sample. Shape (n, n_samples), or
         (n, n_targets, n_samples) for 2-D y, as GaussianProcessRegressor.sample_y."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        n_samples = self._check_n_samples(n_samples)
-        rng = np.random.default_rng(self._seed(random_state))
-        theta = self._flat_draws(n_samples, rng)
-        f = np.asarray(self.model_.predict(theta, X), dtype=np.float64)  # (S, n) or (S, n, D)
+        rng, theta, f = self._posterior_outputs(X, n_samples, random_state)  # f: (S, n) or (S, n, D)
         if self.model_.noise == "infer":
             sigma = np.exp(np.asarray(theta[:, -1], dtype=np.float64))
         else:
-            sigma = np.full(n_samples, float(self.model_.noise))
+            sigma = np.full(len(theta), float(self.model_.noise))
         eps = rng.standard_normal(f.shape) * sigma.reshape((-1,) + (1,) * (f.ndim - 1))
         y = (f + eps) * self.y_scale_ + self.y_mean_
         return np.moveaxis(y, 0, -1)
@@ -206,31 +183,7 @@ class BayesianMLPClassifier(ClassifierMixin, _BayesianMLPEstimator):
                  max_tree_depth=10, step_size=None, target_accept=0.8, step_jitter=0.1, length_jitter=0.2,
                  max_energy_error=1000.0, adapt_metric=True, canonicalize=None, sort_key=None, tempering=None,
                  threads=None, progress=False, random_state=None):
-        self.hidden = hidden
-        self.activation = activation
-        self.prior_scale = prior_scale
-        self.bias_scale = bias_scale
-        self.fan_in = fan_in
-        self.dtype = dtype
-        self.chains = chains
-        self.draws = draws
-        self.warmup = warmup
-        self.thin = thin
-        self.kernel = kernel
-        self.n_steps = n_steps
-        self.max_tree_depth = max_tree_depth
-        self.step_size = step_size
-        self.target_accept = target_accept
-        self.step_jitter = step_jitter
-        self.length_jitter = length_jitter
-        self.max_energy_error = max_energy_error
-        self.adapt_metric = adapt_metric
-        self.canonicalize = canonicalize
-        self.sort_key = sort_key
-        self.tempering = tempering
-        self.threads = threads
-        self.progress = progress
-        self.random_state = random_state
+        _keep_parameters(self, locals())
 
     def fit(self, X, y):
         """Sample the posterior given X (n_samples, n_features) and class labels y (n_samples,)."""
@@ -269,12 +222,7 @@ class BayesianMLPClassifier(ClassifierMixin, _BayesianMLPEstimator):
     def sample_y(self, X, n_samples=1, random_state=0):
         """Labels drawn from the posterior predictive: a posterior draw of the weights (picked at
         random from the chains), then a label from its class probabilities. Shape (n, n_samples)."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        n_samples = self._check_n_samples(n_samples)
-        rng = np.random.default_rng(self._seed(random_state))
-        theta = self._flat_draws(n_samples, rng)
-        p = np.asarray(self.model_.predict(theta, X), dtype=np.float64)  # (S, n) or (S, n, C)
+        rng, _, p = self._posterior_outputs(X, n_samples, random_state)  # p: (S, n) or (S, n, C)
         if p.ndim == 2:
             p = np.stack([1.0 - p, p], axis=-1)
         u = rng.uniform(size=p.shape[:2] + (1,))
