@@ -177,7 +177,10 @@ def test_predictive_classification_draws_class_probabilities(likelihood, classes
     for k, ax in enumerate(fig.axes):
         cls = 1 if likelihood == "bernoulli" else k
         assert ax.get_ylabel() == f"P(y = {cls})" and len(_bands(ax)) == 1 and len(ax.get_lines()) == 1
-        assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "50% band of f(x)"
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+            f"50% band of P(y = {cls})", "posterior mean", f"data (y = {cls}: 1, else 0)"]
+        (data,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+        assert np.array_equal(data.get_offsets()[:, 1], (y == cls).astype(float))
 
 
 def test_predictive_bad_input(symmetric):

@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 import symhmc as sh  # noqa: E402
 from symhmc.sklearn import BayesianMLPClassifier, BayesianMLPRegressor  # noqa: E402
 
+from helpers import InterruptingBar  # noqa: E402
 from reference import ref_predict  # noqa: E402
 
 # Small runs keep sklearn's ~55 checks per estimator to a few seconds; they still have to pass the
@@ -185,6 +186,8 @@ def test_bad_input_names_the_argument():
         BayesianMLPRegressor(**dict(TINY, hidden=(0,))).fit(X, y)
     with pytest.raises(ValueError, match="^chains"):
         BayesianMLPRegressor(**dict(TINY, chains=0)).fit(X, y)
+    with pytest.raises(ValueError, match="^draws"):
+        BayesianMLPRegressor(**dict(TINY, draws=0)).fit(X, y)
     est = BayesianMLPRegressor(**TINY).fit(X, y)
     with pytest.raises(ValueError, match="^n_samples"):
         est.sample_y(X, n_samples=0)
@@ -203,3 +206,15 @@ def test_parameters_mirror_bayesian_mlp_and_sample():
     classifier = set(inspect.signature(BayesianMLPClassifier).parameters)
     assert regressor == wanted | {"normalize_y", "random_state"}
     assert classifier == wanted - {"noise", "noise_prior"} | {"random_state"}
+
+
+def test_ctrl_c_in_fit_leaves_the_estimator_unfitted(monkeypatch):
+    from sklearn.exceptions import NotFittedError
+
+    monkeypatch.setattr(sh._sample, "_progress_bar", lambda progress, *a: InterruptingBar(20))
+    X, y = _sin_data(30)
+    est = BayesianMLPRegressor(**dict(TINY, progress=True))
+    with pytest.raises(KeyboardInterrupt, match="fit: interrupted"):
+        est.fit(X, y)
+    with pytest.raises(NotFittedError):
+        est.predict(X)

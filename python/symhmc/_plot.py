@@ -158,10 +158,12 @@ def plot_predictive(result, X_grid=None, level: float = 0.9):
     fig, axes = plt.subplots(1, D, squeeze=False, figsize=(6.5 * min(D, 3), 4.2), layout="constrained")
     x = grid[:, 0]
     for d, ax in enumerate(axes[0]):
+        cls = 1 if model.likelihood == "bernoulli" else d
         if y_band is not None:
             ax.fill_between(x, y_band[0][:, d], y_band[1][:, d], color="C0", alpha=0.15, lw=0,
                             label=f"{level:.0%} band of a new y")
-        ax.fill_between(x, q[0][:, d], q[1][:, d], color="C0", alpha=0.35, lw=0, label=f"{level:.0%} band of f(x)")
+        what = "f(x)" if model.likelihood == "gaussian" else f"P(y = {cls})"
+        ax.fill_between(x, q[0][:, d], q[1][:, d], color="C0", alpha=0.35, lw=0, label=f"{level:.0%} band of {what}")
         ax.plot(x, mean[:, d], color="C0", lw=1.8, label="posterior mean")
         ax.set_xlabel("x")
         if model.likelihood == "gaussian":
@@ -169,8 +171,7 @@ def plot_predictive(result, X_grid=None, level: float = 0.9):
             ax.scatter(X[:, 0], yd, s=10, color="k", zorder=3, label="data")
             ax.set_ylabel("y" if D == 1 else f"y[{d}]")
         else:
-            cls = 1 if model.likelihood == "bernoulli" else d
-            ax.scatter(X[:, 0], (y == cls).astype(float), s=10, color="k", zorder=3, label=f"data (class {cls} = 1)")
+            ax.scatter(X[:, 0], (y == cls).astype(float), s=10, color="k", zorder=3, label=f"data (y = {cls}: 1, else 0)")
             ax.set_ylabel(f"P(y = {cls})")
             ax.set_ylim(-0.05, 1.05)
         ax.legend(loc="best", fontsize=8)

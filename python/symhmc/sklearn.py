@@ -39,6 +39,9 @@ def _keep_parameters(estimator, arguments) -> None:
 class _BayesianMLPEstimator(BaseEstimator):
     """Parameters shared by both estimators; see :class:`BayesianMLPRegressor`."""
 
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "result_")  # set last: a fit that fails or is interrupted leaves none
+
     def _seed(self, random_state):
         """sample()'s seed from a scikit-learn random_state: an int or a Generator is used as is (so
         ``random_state=0`` is ``sample(seed=0)``); None or a RandomState gives a seed drawn from it."""
@@ -47,21 +50,26 @@ class _BayesianMLPEstimator(BaseEstimator):
         return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
     def _sample(self, X, y, likelihood, **model_args):
-        self.model_ = BayesianMLP(
+        model = BayesianMLP(
             X, y, hidden=self.hidden, activation=self.activation, likelihood=likelihood,
             prior_scale=self.prior_scale, bias_scale=self.bias_scale, fan_in=self.fan_in, dtype=self.dtype,
             threads=self.threads, **model_args,
         )
-        self.result_ = sample(
-            self.model_, chains=self.chains, draws=self.draws, warmup=self.warmup, seed=self._seed(self.random_state),
+        result = sample(
+            model, chains=self.chains, draws=self.draws, warmup=self.warmup, seed=self._seed(self.random_state),
             thin=self.thin, threads=self.threads, progress=self.progress, kernel=self.kernel, n_steps=self.n_steps,
             max_tree_depth=self.max_tree_depth, step_size=self.step_size, target_accept=self.target_accept,
             step_jitter=self.step_jitter, length_jitter=self.length_jitter, max_energy_error=self.max_energy_error,
             adapt_metric=self.adapt_metric, canonicalize=self.canonicalize, sort_key=self.sort_key,
             tempering=self.tempering,
         )
-        if self.result_.n_draws == 0:
-            raise ValueError("draws: fit kept no draws (interrupted before sampling, or draws=0)")
+        # An estimator is fitted or not: a run stopped by Ctrl-C (sample() returns what it has) is
+        # not a fit, and neither is one without draws.
+        if result.partial:
+            raise KeyboardInterrupt("fit: interrupted; the estimator stays unfitted")
+        if result.n_draws == 0:
+            raise ValueError("draws: fit needs at least one draw to predict with")
+        self.model_, self.result_ = model, result
 
     def _posterior_outputs(self, X, n_samples, random_state):
         """For sample_y: the random generator, n_samples posterior draws picked uniformly (with
