@@ -243,6 +243,16 @@ def test_recording_the_history_leaves_the_draws_as_one_core_call(bumps_pt):
     assert np.array_equal(res.tempering.betas, report["tempering_state"]["betas"])
 
 
+def test_history_of_a_continued_run_starts_where_it_left_off(bumps_pt):
+    more = sh.sample(bumps_pt.target, draws=100, init=bumps_pt.last_state, progress=False)
+    hist = more.tempering.history
+    assert hist.iteration[0] == 1200 and hist.iteration[-1] == 1300 and hist.warmup == 400
+    assert np.all(hist.round_trips[0] == 0) and np.array_equal(hist.round_trips[-1], more.tempering.round_trips)
+    assert np.all(hist.betas == bumps_pt.tempering.betas)  # the schedule is fixed after warm-up
+    fig = more.plot_tempering()
+    assert "end of warm-up" not in [ln.get_label() for ln in fig.axes[0].get_lines()]
+
+
 def test_tempering_plot_needs_a_tempered_run(symmetric):
     with pytest.raises(ValueError, match="tempered run"):
         symmetric[1].plot_tempering()
