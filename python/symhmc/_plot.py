@@ -47,7 +47,7 @@ def plot_trace(result, raw=None, params: Optional[Sequence] = None, sort_key: Op
     params : parameter names (``"W1[0,2]"``) or flat indices; default the three with the largest
         raw R-hat. sort_key : the canonical order used by the run (default the library's).
     """
-    from ._result import SampleResult, _element_names, _parameter_blocks, _rhat
+    from ._result import _element_names, _parameter_blocks, _rhat
 
     raw_draws, canonical = _raw_and_canonical(result, raw, sort_key)
     P = canonical.shape[2]
