@@ -237,6 +237,8 @@ def plot_tempering(result):
         positive = history.betas[history.betas > 0]
         if positive.size:  # betas crowd near 0 (the default schedule is cubic): log scale above the smallest
             ax_s.set_yscale("symlog", linthresh=float(positive.min()), linscale=1.5)
+            decades = np.arange(int(np.ceil(np.log10(positive.min()))), 1)
+            ax_s.set_yticks(np.concatenate([[0.0], 10.0 ** decades]))  # none inside the linear part
         for ax in (ax_s, ax_r):
             if history.iteration[0] < history.warmup <= history.iteration[-1]:
                 ax.axvline(history.warmup, color="0.5", ls="--", lw=1, label="end of warm-up")
