@@ -113,6 +113,9 @@ def group_sizes(chain_groups, chains: int, state) -> List[int]:
 
 
 def check_executor(executor) -> None:
+    if isinstance(executor, type):
+        raise TypeError(f"executor: expected an executor, got the class {executor.__name__}; pass an instance, "
+                        f"e.g. {executor.__name__}()")
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"executor: expected None or a concurrent.futures.Executor (an object with submit()), "
                         f"got {type(executor).__name__} {executor!r}")
