@@ -21,6 +21,8 @@ latest checkpoint, and a worker writes its group's file without talking to the o
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import hashlib
 import numbers
@@ -39,6 +41,22 @@ MAGIC = b"SYMHMC-CHECKPOINT\n"
 FORMAT_VERSION = 1
 _HEADER = struct.Struct("<IQ32s")
 DEFAULT_EVERY_SECONDS = 60.0
+# What a caller stores with the run it checkpoints (the command line: its arguments, to finish a
+# resumed run the way it would have finished the original one).
+_annotation = contextvars.ContextVar("symhmc_checkpoint_annotation", default=None)
+
+
+@contextlib.contextmanager
+def annotate(**values):
+    token = _annotation.set(values)
+    try:
+        yield
+    finally:
+        _annotation.reset(token)
+
+
+def annotation():
+    return _annotation.get()
 
 
 def checkpoint_every(every, path) -> tuple:

@@ -15,7 +15,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from ._checkpoint import Checkpointer, checkpoint_every, group_path, new_run_id, write
+from ._checkpoint import Checkpointer, annotation, checkpoint_every, group_path, new_run_id, write
 from ._native import core
 from ._result import SamplerState
 from ._seed import seed_key
@@ -161,7 +161,8 @@ def start_run(target, options, state, seed, init, out, progress, executor, chain
             points = _initial_points(target, init, chains, key)
             starts = [points[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
     run = dict(target=target, options=options, groups=sizes, key=key, starts=starts, out=out,
-               run_id=new_run_id(), every=(transitions, seconds), simd=str(core.simd_info()["active"]))
+               run_id=new_run_id(), every=(transitions, seconds), simd=str(core.simd_info()["active"]),
+               annotation=annotation())
     if path is not None:  # the description first: a run killed before its first checkpoint restarts from it
         for g in range(len(sizes) if len(sizes) > 1 else 0):
             remove_quietly(group_path(path, g))  # a previous run's groups, never to be mistaken for these
