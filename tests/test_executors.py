@@ -207,3 +207,22 @@ def test_state_continues_only_its_own_groups():
     plain = sh.sample(model, **KW)
     with pytest.raises(ValueError, match="^chain_groups: "):
         sh.sample(model, init=plain.last_state, chain_groups=2, progress=False)
+
+
+def test_ctrl_c_in_local_groups_keeps_every_groups_work(monkeypatch, tmp_path):
+    """Ctrl-C in group 0: the groups after it do not start; the result holds the draws all groups
+    made, each group's own in res.groups, and a checkpoint resumes the whole run exactly."""
+    from helpers import InterruptingBar
+
+    model = _model()
+    full = sh.sample(model, chain_groups=2, **KW)
+    bars = iter([InterruptingBar(50)])
+    monkeypatch.setattr(sh._sample, "_progress_bar", lambda progress, *a: next(bars, None) if progress else None)
+    path = tmp_path / "run.ckpt"
+    part = sh.sample(model, chain_groups=2, checkpoint=path, **dict(KW, progress=True))
+    assert part.partial and part.draws.shape[1] == 0
+    first, second = part.groups
+    assert first.partial and 0 < first.n_draws < 30 and second.n_draws == 0
+    assert first.draws.tobytes() == full.draws[:2, : first.n_draws].tobytes()
+    assert [s.iteration for s in part.last_state.groups] == [40 + first.n_draws, 0]
+    _assert_same(full, sh.resume(path, progress=False))

@@ -125,8 +125,8 @@ def sample(
         the same stream in any grouping, and a run of one group is the run without groups.
     executor : None (groups run one after another in this process) or any
         ``concurrent.futures.Executor`` (``ProcessPoolExecutor``, Dask's ``Client.get_executor()``,
-        ``mpi4py.futures.MPIPoolExecutor``, Ray's) that runs the groups, each as one task that gets
-        the pickled target once. The draws are bitwise those of the same groups run locally, with
+        ``mpi4py.futures.MPIPoolExecutor``; anything whose ``submit(fn, arg)`` returns a future)
+        that runs the groups, each as one task that gets the pickled target once. The draws are bitwise those of the same groups run locally, with
         the same seed, whatever executor ran them (on machines with the same SIMD kernel, see
         ``simd_info()``). ``threads`` applies inside each group: with one worker per core, pass
         ``threads=1``. The result merges the groups in chain order (``timing["groups"]`` holds
@@ -316,6 +316,7 @@ class _Run:
         self.extra_gradient_evaluations = int(saved["extra_gradient_evaluations"])
         self.totals = dict(saved["totals"])
         return saved["state"]
+
     def check_room(self, replicas, store_all, point_bytes):
         """Refuses a run whose arrays would not fit in the available memory (or its out= file on
         the disk), naming what to reduce: draws, or chains when even one draw per chain is too much."""
