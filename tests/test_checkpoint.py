@@ -208,3 +208,31 @@ def test_checkpoint_every_needs_a_checkpoint_and_a_file_path(tmp_path):
         sh.sample(_model(), checkpoint=tmp_path, **KW)
     with pytest.raises(TypeError, match="^checkpoint: "):
         sh.sample(_model(), checkpoint=3, **KW)
+
+
+def test_resume_on_a_process_pool(tmp_path, monkeypatch):
+    """Group files written here, resumed by workers that write them on: the same draws."""
+    import concurrent.futures
+
+    model = _model()
+    kw = dict(KW, chain_groups=2)
+    path = tmp_path / "run.ckpt"
+    full = sh.sample(model, **kw)
+    real_save, calls = _checkpoint.Checkpointer.save, []
+
+    def save(self, progress):
+        calls.append(self.group)
+        if len(calls) == 11:  # in group 1, after group 0 finished
+            raise _Crash()
+        real_save(self, progress)
+
+    monkeypatch.setattr(_checkpoint.Checkpointer, "save", save)
+    with pytest.raises(_Crash):
+        sh.sample(model, checkpoint=path, checkpoint_every=9, **kw)
+    monkeypatch.setattr(_checkpoint.Checkpointer, "save", real_save)
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        resumed = sh.resume(path, executor=pool, progress=False)
+    _assert_same(full, resumed)
+    assert _checkpoint.read(f"{path}.group1")["progress"]["written"] == 40  # the worker wrote it on
+    with pytest.raises(TypeError, match="^executor: "):
+        sh.resume(path, executor="pool")

@@ -1,12 +1,14 @@
 """Crash-safe checkpoints: the sampler state and the draws so far, written atomically, and resume().
 
-A checkpoint file is a header and a pickled payload:
+A checkpoint file is a header and a payload (integers little-endian):
 
     b"SYMHMC-CHECKPOINT\\n"   18 bytes, the magic
-    version                  uint32, little-endian (FORMAT_VERSION)
+    version                  uint32 (FORMAT_VERSION)
     length                   uint64, the payload's length in bytes
     sha256                   32 bytes, of the payload
-    payload                  pickle
+    payload                  n (uint32), the pickle's length and the n buffers' lengths (uint64
+                             each), the pickle (protocol 5), then its n out-of-band buffers (the
+                             arrays' bytes, written as they are rather than copied into the pickle)
 
 A file that is truncated, altered or of another version is refused with a ValueError naming it,
 before anything is unpickled: a checkpoint never yields wrong draws. The payload is a pickle, so, as
@@ -88,12 +90,20 @@ def group_path(path: str, group: int) -> str:
 
 def write(path: str, payload: dict) -> None:
     """Writes payload to path atomically (a new file, flushed to disk, renamed onto path)."""
-    body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-    header = MAGIC + _HEADER.pack(FORMAT_VERSION, len(body), hashlib.sha256(body).digest())
+    buffers = []
+    body = pickle.dumps(payload, protocol=5, buffer_callback=buffers.append)
+    parts = [body] + [buffer.raw() for buffer in buffers]
+    index = struct.pack(f"<I{len(parts)}Q", len(buffers), *(part.nbytes if isinstance(part, memoryview) else len(part)
+                                                             for part in parts))
+    digest = hashlib.sha256(index)
+    for part in parts:
+        digest.update(part)
+    length = len(index) + sum(len(part) if isinstance(part, bytes) else part.nbytes for part in parts)
     with atomic_file(path) as tmp:
         with open(tmp, "wb") as fh:
-            fh.write(header)
-            fh.write(body)
+            fh.write(MAGIC + _HEADER.pack(FORMAT_VERSION, length, digest.digest()) + index)
+            for part in parts:
+                fh.write(part)
             fh.flush()
             os.fsync(fh.fileno())
     _sync_directory(os.path.dirname(path))
@@ -104,27 +114,35 @@ def read(path: str, name: str = "checkpoint") -> dict:
     unaltered checkpoint of this format version."""
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = bytearray(fh.read())  # writeable: the arrays unpickled from it are
     except FileNotFoundError:
         raise ValueError(f"{name}: {path} does not exist") from None
     except IsADirectoryError:
         raise ValueError(f"{name}: {path} is a directory, not a checkpoint file") from None
     if not data.startswith(MAGIC):
         raise ValueError(f"{name}: {path} is not a symhmc checkpoint (no checkpoint header)")
-    head = data[len(MAGIC): len(MAGIC) + _HEADER.size]
-    if len(head) < _HEADER.size:
+    start = len(MAGIC) + _HEADER.size
+    if len(data) < start:
         raise ValueError(f"{name}: {path} is truncated (its header is incomplete)")
-    version, length, digest = _HEADER.unpack(head)
+    version, length, digest = _HEADER.unpack(data[len(MAGIC): start])
     if version != FORMAT_VERSION:
         raise ValueError(f"{name}: {path} has checkpoint format version {version}; this symhmc reads "
                          f"version {FORMAT_VERSION}")
-    body = data[len(MAGIC) + _HEADER.size:]
-    if len(body) != length:
+    payload = memoryview(data)[start:]
+    if len(payload) != length:
         raise ValueError(f"{name}: {path} is truncated or damaged: expected {length} bytes of data, found "
-                         f"{len(body)}")
-    if hashlib.sha256(body).digest() != digest:
+                         f"{len(payload)}")
+    if hashlib.sha256(payload).digest() != digest:
         raise ValueError(f"{name}: {path} is corrupted (its checksum does not match its contents)")
-    return pickle.loads(body)
+    # The checksum vouches for what follows: the index is the one write() made.
+    (n,) = struct.unpack_from("<I", payload)
+    sizes = struct.unpack_from(f"<{n + 1}Q", payload, 4)
+    offset = 4 + 8 * (n + 1)
+    parts = []
+    for size in sizes:
+        parts.append(payload[offset: offset + size])
+        offset += size
+    return pickle.loads(parts[0], buffers=parts[1:])
 
 
 def _sync_directory(directory: str) -> None:
@@ -181,11 +199,12 @@ def resume(path, executor=None, progress: bool = True):
 
     A truncated or corrupted file, or one of another format version, raises a ValueError naming
     it; so does a group's file that belongs to another run."""
-    from ._groups import resume_run
+    from ._groups import check_executor, execute_run
     from ._validation import check_bool
 
     path = output_path(path, "path")
     check_bool(progress, "progress")
+    check_executor(executor)
     record = read(path, "path")
     if record.get("kind") != "run":
         raise ValueError(f"path: {path} is the checkpoint of one chain group; resume the run's own file "
@@ -206,4 +225,4 @@ def resume(path, executor=None, progress: bool = True):
                 raise ValueError(f"path: {file} belongs to another run than {path}; remove it to restart "
                                  f"group {g}")
             saved.append(part["progress"])
-    return resume_run(path, run, saved, executor, progress)
+    return execute_run(run, saved, executor, progress, path)

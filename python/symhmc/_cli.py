@@ -424,14 +424,13 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC", resume_from: Optional[str] = N
     else:
         from ._checkpoint import annotate
 
-        if args.checkpoint is not None:
-            symmetry_options.update(checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
         with _options_named(), annotate(cli_argv=argv):
             result = sh.sample(
                 model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
                 thin=args.thin, threads=args.threads, progress=not args.no_progress,
                 kernel=args.kernel, n_steps=args.n_steps, max_tree_depth=args.max_tree_depth,
-                target_accept=args.target_accept, **symmetry_options,
+                target_accept=args.target_accept, checkpoint=args.checkpoint,
+                checkpoint_every=args.checkpoint_every, **symmetry_options,
             )
     ctrl_c.hold()
     interrupted = bool(result.partial)

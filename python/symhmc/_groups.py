@@ -170,11 +170,6 @@ def start_run(target, options, state, seed, init, out, progress, executor, chain
     return execute_run(run, [None] * len(sizes), executor, progress, path)
 
 
-def resume_run(path, run, saved, executor, progress):
-    check_executor(executor)
-    return execute_run(run, saved, executor, progress, path)
-
-
 def execute_run(run, saved, executor, progress, path):
     from ._sample import run_group
 
