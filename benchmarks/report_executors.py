@@ -153,6 +153,30 @@ def overhead(args) -> None:
         print(table_row([label, f"{wall:.2f}", ", ".join(f"{w:.2f}" for w, _ in runs[name]), f"{wall / base_wall:.3f}",
                          f"{cpu:.2f}", f"{cpu / base_cpu:.3f}"]))
     print(f"\nDraws bitwise equal: {same}. CPU s of the pooled run: this process plus the worker's.\n")
+    # The checkpoints' own share, counted rather than inferred from two noisy totals: one more run in
+    # this process with every write timed in CPU seconds.
+    from symhmc import _checkpoint
+
+    real_save, spent = _checkpoint.Checkpointer.save, []
+
+    def timed_save(self, progress):
+        c0 = time.process_time()
+        real_save(self, progress)
+        spent.append(time.process_time() - c0)
+
+    _checkpoint.Checkpointer.save = timed_save
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            c0 = time.process_time()
+            run = sh.sample(model, **kw, checkpoint=os.path.join(tmp, "run.ckpt"),
+                            checkpoint_every=args.checkpoint_every)
+            total = time.process_time() - c0
+    finally:
+        _checkpoint.Checkpointer.save = real_save
+    print(f"Checkpoint writes in one run here: {len(spent)}, {sum(spent):.3f} CPU s of {total:.2f} "
+          f"({100 * sum(spent) / total:.2f}%); the run's segments re-evaluated "
+          f"{run.timing['gradient_evaluations'] - plain.timing['gradient_evaluations']} extra gradients "
+          f"({100 * (run.timing['gradient_evaluations'] / plain.timing['gradient_evaluations'] - 1):.3f}%).\n")
 
 
 def main(argv=None) -> None:
