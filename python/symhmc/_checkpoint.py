@@ -92,13 +92,12 @@ def write(path: str, payload: dict) -> None:
     """Writes payload to path atomically (a new file, flushed to disk, renamed onto path)."""
     buffers = []
     body = pickle.dumps(payload, protocol=5, buffer_callback=buffers.append)
-    parts = [body] + [buffer.raw() for buffer in buffers]
-    index = struct.pack(f"<I{len(parts)}Q", len(buffers), *(part.nbytes if isinstance(part, memoryview) else len(part)
-                                                             for part in parts))
+    parts = [memoryview(body)] + [buffer.raw() for buffer in buffers]
+    index = struct.pack(f"<I{len(parts)}Q", len(buffers), *(part.nbytes for part in parts))
     digest = hashlib.sha256(index)
     for part in parts:
         digest.update(part)
-    length = len(index) + sum(len(part) if isinstance(part, bytes) else part.nbytes for part in parts)
+    length = len(index) + sum(part.nbytes for part in parts)
     with atomic_file(path) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(MAGIC + _HEADER.pack(FORMAT_VERSION, length, digest.digest()) + index)
