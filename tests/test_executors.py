@@ -66,6 +66,18 @@ def test_chains_keep_their_streams_in_any_grouping(kernel):
     assert not np.array_equal(plain.draws[0], plain.draws[2])
 
 
+def test_tempered_chains_keep_their_streams_in_any_grouping():
+    """A fixed ladder keys (chain, replica) pairs as one big group does: with nothing adapted across
+    chains (a fixed schedule and length), tempered chains, their swaps included, draw the same."""
+    model = _model()
+    kw = dict(KW, n_steps=5, length_jitter=0.0,
+              tempering=sh.Tempering(n_replicas=3, adapt=False, swap="reversible", store="all"))
+    plain = sh.sample(model, **kw)
+    grouped = sh.sample(model, chain_groups=[1, 3], **kw)
+    assert grouped.replica_draws.tobytes() == plain.replica_draws.tobytes()
+    assert np.concatenate([r.round_trips for r in grouped.tempering]).tolist() == plain.tempering.round_trips.tolist()
+
+
 def test_adaptation_is_per_group():
     """The trajectory length is adapted across the chains of a group: each group has its own."""
     model = _model()

@@ -496,7 +496,7 @@ def _sample_tempered(run, job, symmetry):
         nonlocal hmc_raw, pt_raw, trace_written
         report = core.run_tempering(
             target._core, hmc_raw, pt_raw, settings, tempering.adapt, tempering.swap == "reversible", n_t,
-            run.thin, run.draws, run.stats, draws_all, trace, trace_written, callback, symmetry, written)
+            run.thin, run.draws, run.stats, draws_all, trace, trace_written, callback, symmetry, written=written)
         hmc_raw, pt_raw, trace_written = report["hmc_state"], report["tempering_state"], int(report["trace_written"])
         return report
 
