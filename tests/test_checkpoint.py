@@ -96,6 +96,24 @@ class _Crash(Exception):
     pass
 
 
+def _crash_before_write(monkeypatch, nth, model, path, kw) -> int:
+    """Runs sample() with checkpoints every 9 transitions until it dies (an exception) just before
+    its nth write; returns the group that was writing."""
+    real_save, calls = _checkpoint.Checkpointer.save, []
+
+    def save(self, progress):
+        calls.append(self.group)
+        if len(calls) == nth:
+            raise _Crash()
+        real_save(self, progress)
+
+    monkeypatch.setattr(_checkpoint.Checkpointer, "save", save)
+    with pytest.raises(_Crash):
+        sh.sample(model, checkpoint=path, checkpoint_every=9, **kw)
+    monkeypatch.setattr(_checkpoint.Checkpointer, "save", real_save)
+    return calls[-1]
+
+
 CASES = {
     "hmc": dict(),
     "nuts, thinned": dict(kernel="nuts", thin=3),
@@ -115,19 +133,9 @@ def test_crash_mid_run_then_resume_is_bitwise(tmp_path, monkeypatch, case, crash
     kw = dict(KW, **CASES[case])
     path = tmp_path / "run.ckpt"
     full = sh.sample(model, **kw)
-    real_save, calls = _checkpoint.Checkpointer.save, []
-
-    def save(self, progress):
-        calls.append(self.group)
-        if len(calls) == crash_at + 10 * ("groups" in case):  # groups: 8 writes each, so in group 1
-            raise _Crash()
-        real_save(self, progress)
-
-    monkeypatch.setattr(_checkpoint.Checkpointer, "save", save)
-    with pytest.raises(_Crash):
-        sh.sample(model, checkpoint=path, checkpoint_every=9, **kw)
-    monkeypatch.setattr(_checkpoint.Checkpointer, "save", real_save)
-    assert calls[-1] == (1 if "groups" in case else 0)
+    # groups: 8 writes each, so the crash comes in group 1
+    crashed_in = _crash_before_write(monkeypatch, crash_at + 10 * ("groups" in case), model, path, kw)
+    assert crashed_in == (1 if "groups" in case else 0)
     resumed = sh.resume(path, progress=False)
     _assert_same(full, resumed)
     if getattr(kw.get("tempering"), "store", None) == "all":
@@ -218,18 +226,7 @@ def test_resume_on_a_process_pool(tmp_path, monkeypatch):
     kw = dict(KW, chain_groups=2)
     path = tmp_path / "run.ckpt"
     full = sh.sample(model, **kw)
-    real_save, calls = _checkpoint.Checkpointer.save, []
-
-    def save(self, progress):
-        calls.append(self.group)
-        if len(calls) == 11:  # in group 1, after group 0 finished
-            raise _Crash()
-        real_save(self, progress)
-
-    monkeypatch.setattr(_checkpoint.Checkpointer, "save", save)
-    with pytest.raises(_Crash):
-        sh.sample(model, checkpoint=path, checkpoint_every=9, **kw)
-    monkeypatch.setattr(_checkpoint.Checkpointer, "save", real_save)
+    assert _crash_before_write(monkeypatch, 11, model, path, kw) == 1  # after group 0 finished
     with concurrent.futures.ProcessPoolExecutor(2) as pool:
         resumed = sh.resume(path, executor=pool, progress=False)
     _assert_same(full, resumed)

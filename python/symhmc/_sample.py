@@ -122,7 +122,10 @@ def sample(
         runs in lockstep, sharing its batched gradient calls and its cross-chain adaptation (the
         trajectory length, a tempering schedule: each group has its full ladder); groups are
         independent. Every chain draws its random numbers by its global index, so chain c gets
-        the same stream in any grouping, and a run of one group is the run without groups.
+        the same stream in any grouping, and a run of one group is the run without groups. After
+        Ctrl-C the groups not yet started do not start; the result keeps as many draws per chain
+        as every group made, ``result.groups`` each group's own result (a checkpoint continues
+        them all exactly).
     executor : None (groups run one after another in this process) or any
         ``concurrent.futures.Executor`` (``ProcessPoolExecutor``, Dask's ``Client.get_executor()``,
         ``mpi4py.futures.MPIPoolExecutor``; anything whose ``submit(fn, arg)`` returns a future)
