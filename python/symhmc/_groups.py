@@ -9,7 +9,6 @@ group's draws depend only on the group, never on where it ran or what ran beside
 from __future__ import annotations
 
 import numbers
-import os
 import time
 from typing import List, Optional
 
