@@ -214,11 +214,20 @@ def _remote_group(job):
 def _merge(run, results, seconds):
     """One result for all groups, in chain order: draws and statistics side by side (as many draws
     per chain as every group made), timing per group, one last state continuing every group."""
-    from ._sample import STAT_NAMES, _Run
+    from ._sample import _Run
 
     target, opts, sizes = run["target"], run["options"], run["groups"]
     merged = _Run(target, opts["chains"], opts["draws"], opts["warmup"], opts["thin"], False, run["out"],
                   opts["room"])
+    try:
+        return _merged_result(merged, results, opts, sizes, seconds)
+    finally:
+        merged.discard()  # the temporary out= file if merging failed; nothing once it is published
+
+
+def _merged_result(merged, results, opts, sizes, seconds):
+    from ._sample import STAT_NAMES
+
     written = min(r.n_draws for r in results)
     offset = 0
     for r, size in zip(results, sizes):
@@ -243,7 +252,7 @@ def _merge(run, results, seconds):
     if opts["tempering"] is not None:
         extra["tempering"] = results[0].tempering if len(results) == 1 else [r.tempering for r in results]
         parts = [r.replica_draws for r in results]
-        if parts[0] is not None:
+        if all(p is not None for p in parts):
             same = len({p.shape[2] for p in parts}) == 1
             extra["replica_draws"] = (np.concatenate([p[:, :written] for p in parts]) if same
                                       else [p[:, :written] for p in parts])
