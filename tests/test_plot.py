@@ -259,6 +259,21 @@ def test_tempering_plot_needs_a_tempered_run(symmetric):
 
 
 # -- modes ----------------------------------------------------------------------------------------
+def test_tempering_plot_of_chain_groups_draws_the_chosen_groups_ladder(bumps_pt):
+    res = sh.sample(bumps_pt.target, chains=4, draws=40, warmup=40, seed=3, progress=False, chain_groups=2,
+                    tempering=sh.Tempering(n_replicas=4))
+    for g in (0, 1):
+        fig = res.plot_tempering(group=g)
+        lines = [ln for ln in fig.axes[2].get_lines() if ln.get_label().startswith("chain")]  # one per chain
+        assert [ln.get_label() for ln in lines] == [f"chain {2 * g}", f"chain {2 * g + 1}"]
+        assert np.array_equal([ln.get_ydata()[-1] for ln in lines], res.tempering[g].round_trips)
+    for bad in (None, 2, -1, True):
+        with pytest.raises(ValueError, match="group"):
+            res.plot_tempering(group=bad)
+    with pytest.raises(ValueError, match="group"):
+        bumps_pt.plot_tempering(group=0)
+
+
 def test_modes_drawn_as_functions(bumps_pt, tmp_path):
     model = bumps_pt.target
     census = bumps_pt.modes(tol=0.3)

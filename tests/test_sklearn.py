@@ -196,10 +196,11 @@ def test_bad_input_names_the_argument():
 def test_parameters_mirror_bayesian_mlp_and_sample():
     """Every option of sample() and of BayesianMLP is an estimator parameter, except what fit decides
     (the data, the likelihood, the seed from random_state) and what has no place in an estimator
-    (init: continuing a run; out: a file for the draws)."""
+    (init: continuing a run; out and checkpoint: files of one run)."""
     import inspect
 
-    decided_by_fit = {"target", "X", "y", "likelihood", "n_classes", "seed", "init", "out"}
+    decided_by_fit = {"target", "X", "y", "likelihood", "n_classes", "seed", "init", "out", "checkpoint",
+                      "checkpoint_every"}
     wanted = (set(inspect.signature(sh.sample).parameters) | set(inspect.signature(sh.BayesianMLP).parameters))
     wanted -= decided_by_fit
     regressor = set(inspect.signature(BayesianMLPRegressor).parameters)

@@ -126,6 +126,7 @@ _OPTION_OF = {
     "n_steps": "--n-steps", "target_accept": "--target-accept", "seed": "--seed", "kernel": "--kernel",
     "max_tree_depth": "--max-tree-depth",
     "canonicalize": "--canonicalize", "sort_key": "--sort-key",
+    "checkpoint": "--checkpoint", "checkpoint_every": "--checkpoint-every", "path": "FILE",
 }
 
 
@@ -299,7 +300,25 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="also write pictures as PNG into DIR (created if missing): trace.png (raw against "
                         "canonical weights), predictive.png (one feature), modes.png; in the model's "
                         "(standardized) units; needs matplotlib")
+    g.add_argument("--checkpoint", metavar="FILE", default=None,
+                   help="write the sampler state and the draws so far to FILE (atomically) as the run goes; "
+                        "'symhmc resume FILE' continues a killed run, bitwise")
+    g.add_argument("--checkpoint-every", metavar="N|Ts", type=_every, default=None,
+                   help="checkpoint every N transitions, or every T seconds with an s (e.g. 30s; default: 60s)")
+    resume = sub.add_parser(
+        "resume", help="continue a checkpointed 'symhmc run' and write its output",
+        description="Continue the run checkpointed in FILE (symhmc run --checkpoint FILE) to its end and "
+                    "write its output as the run would have (same options, same --out).")
+    resume.add_argument("checkpoint_file", metavar="FILE", help="the checkpoint of a 'symhmc run'")
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def _every(text: str):
+    """N transitions, or T seconds written with an s."""
+    if text.endswith("s"):
+        return _positive_float(text[:-1])
+    return _int_at_least(1)(text)
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -314,10 +333,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return exc.code if isinstance(exc.code, int) else 0
         if args.command is None:
             parser.print_usage(sys.stderr)
-            print(f"{PROG}: error: a command is required (run)", file=sys.stderr)
+            print(f"{PROG}: error: a command is required (run, resume)", file=sys.stderr)
             return 2
+        resume_from = None
+        if args.command == "resume":
+            resume_from, argv = args.checkpoint_file, _checkpointed_argv(args.checkpoint_file)
+            no_progress = args.no_progress
+            args = parser.parse_args(argv)
+            args.no_progress = args.no_progress or no_progress
         with _CtrlC() as ctrl_c:
-            return _run(args, argv, ctrl_c)
+            return _run(args, argv, ctrl_c, resume_from)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -326,7 +351,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
 
 
-def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
+def _checkpointed_argv(path: str) -> List[str]:
+    from ._checkpoint import read
+
+    try:
+        run = read(path, "FILE")["run"]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    argv = (run.get("annotation") or {}).get("cli_argv")
+    if argv is None:
+        raise UsageError(f"FILE: {path} was not written by 'symhmc run'; resume it in Python with symhmc.resume")
+    return list(argv)
+
+
+def _run(args, argv: List[str], ctrl_c: "_CtrlC", resume_from: Optional[str] = None) -> int:
     import symhmc as sh
 
     from ._datasets import demo_regression, load_csv
@@ -393,13 +431,19 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
     relabel_after = plot_dir is not None and symmetry_options.get("canonicalize", not model.symmetry.trivial)
     if relabel_after:
         symmetry_options = dict(canonicalize=False)
-    with _options_named():
-        result = sh.sample(
-            model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
-            thin=args.thin, threads=args.threads, progress=not args.no_progress,
-            kernel=args.kernel, n_steps=args.n_steps, max_tree_depth=args.max_tree_depth,
-            target_accept=args.target_accept, **symmetry_options,
-        )
+    if resume_from is not None:
+        result = _resume(resume_from, model, not args.no_progress)
+    else:
+        from ._checkpoint import annotate
+
+        with _options_named(), annotate(cli_argv=argv):
+            result = sh.sample(
+                model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
+                thin=args.thin, threads=args.threads, progress=not args.no_progress,
+                kernel=args.kernel, n_steps=args.n_steps, max_tree_depth=args.max_tree_depth,
+                target_accept=args.target_accept, checkpoint=args.checkpoint,
+                checkpoint_every=args.checkpoint_every, **symmetry_options,
+            )
     raw = None
     if relabel_after:
         raw, result = result, copy.copy(result)
@@ -485,6 +529,22 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _resume(path: str, model, progress: bool):
+    """The checkpointed run of `path`, continued; its model must be the one the options rebuild
+    (the data file unchanged), since the output describes that data."""
+    import pickle
+
+    import symhmc as sh
+    from ._checkpoint import read
+
+    saved = read(path, "FILE")["run"]["target"]
+    if pickle.dumps(saved) != pickle.dumps(model):
+        raise UsageError(f"FILE: the data or model options of {path} differ from what its run was given "
+                         "(was the data file changed?)")
+    with _options_named():
+        return sh.resume(path, progress=progress)
+
+
 def _trajectory_line(result, args) -> str:
     """How long the trajectories were: the adapted length (or NUTS's tree depths) and the steps."""
     stats = result.stats

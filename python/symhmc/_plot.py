@@ -220,13 +220,22 @@ def _noisy_band(result, grid, lo, hi):
 
 
 # -- tempering -------------------------------------------------------------------------------------
-def plot_tempering(result):
+def plot_tempering(result, group=None):
     """Parallel tempering at a glance: the schedule (every replica's beta over the run, adapted in
     warm-up), the swap acceptance of each neighbouring pair, and the round trips of every chain
-    over the run (cumulative)."""
+    over the run (cumulative). A run in chain groups has a ladder per group: ``group`` picks one."""
     report = getattr(result, "tempering", None)
     if report is None:
         raise ValueError("plot_tempering: needs a tempered run (sample(..., tempering=symhmc.Tempering()))")
+    first_chain = 0  # global index of the report's first chain
+    if isinstance(report, list):
+        if isinstance(group, bool) or not isinstance(group, int) or not 0 <= group < len(report):
+            raise ValueError(f"group: a run in {len(report)} chain groups has one ladder per group; "
+                             f"pass group=0..{len(report) - 1}, got {group!r}")
+        first_chain = sum(r.round_trips.size for r in report[:group])
+        report = report[group]
+    elif group is not None:
+        raise ValueError(f"group: this run has one ladder; pass group=None, got {group!r}")
     history = getattr(report, "history", None)  # None in reports pickled before it was recorded
     plt = _pyplot()
     fig, (ax_s, ax_a, ax_r) = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
@@ -258,13 +267,13 @@ def plot_tempering(result):
     ax_a.set_title(f"swap rates (barrier Lambda = {report.barrier:.2f})")
     if history is not None and history.iteration.size > 1:
         for c in range(history.round_trips.shape[1]):
-            ax_r.step(history.iteration, history.round_trips[:, c], where="post", color=_chain_colour(c), lw=1.2,
-                      label=f"chain {c}")
+            ax_r.step(history.iteration, history.round_trips[:, c], where="post", color=_chain_colour(first_chain + c),
+                      lw=1.2, label=f"chain {first_chain + c}")
         ax_r.set_xlabel("transition")
         if history.round_trips.shape[1] <= 10:
             ax_r.legend(loc="upper left", fontsize=8)
     else:
-        ax_r.bar(np.arange(report.round_trips.size), report.round_trips, color="C2")
+        ax_r.bar(first_chain + np.arange(report.round_trips.size), report.round_trips, color="C2")
         ax_r.set_xlabel("chain")
     ax_r.set_ylabel("round trips")
     ax_r.set_title(f"round trips: {int(report.round_trips.sum())} in all")

@@ -61,7 +61,7 @@ class _BayesianMLPEstimator(BaseEstimator):
             max_tree_depth=self.max_tree_depth, step_size=self.step_size, target_accept=self.target_accept,
             step_jitter=self.step_jitter, length_jitter=self.length_jitter, max_energy_error=self.max_energy_error,
             adapt_metric=self.adapt_metric, canonicalize=self.canonicalize, sort_key=self.sort_key,
-            tempering=self.tempering,
+            tempering=self.tempering, executor=self.executor, chain_groups=self.chain_groups,
         )
         # An estimator is fitted or not: a run stopped by Ctrl-C (sample() returns what it has) is
         # not a fit, and neither is one without draws.
@@ -88,7 +88,7 @@ _SAMPLER_DOC = """
     hidden, activation, prior_scale, bias_scale, fan_in, dtype : as :class:`symhmc.BayesianMLP`.
     chains, draws, warmup, thin, kernel, n_steps, max_tree_depth, step_size, target_accept, step_jitter,
     length_jitter, max_energy_error, adapt_metric, canonicalize, sort_key, tempering, threads,
-    progress : as :func:`symhmc.sample` (``progress`` off by default).
+    progress, executor, chain_groups : as :func:`symhmc.sample` (``progress`` off by default).
     random_state : None, int, numpy RandomState or Generator; an int ``s`` gives ``sample(seed=s)``.
 
     Attributes
@@ -116,7 +116,8 @@ class BayesianMLPRegressor(RegressorMixin, _BayesianMLPEstimator):
                  bias_scale=None, fan_in=False, normalize_y=True, dtype="float64", chains=4, draws=1000,
                  warmup=1000, thin=1, kernel="hmc", n_steps=None, max_tree_depth=10, step_size=None,
                  target_accept=0.8, step_jitter=0.1, length_jitter=0.2, max_energy_error=1000.0, adapt_metric=True,
-                 canonicalize=None, sort_key=None, tempering=None, threads=None, progress=False, random_state=None):
+                 canonicalize=None, sort_key=None, tempering=None, threads=None, progress=False, executor=None,
+                 chain_groups=None, random_state=None):
         _keep_parameters(self, locals())
 
     def __sklearn_tags__(self):
@@ -190,7 +191,7 @@ class BayesianMLPClassifier(ClassifierMixin, _BayesianMLPEstimator):
                  dtype="float64", chains=4, draws=1000, warmup=1000, thin=1, kernel="hmc", n_steps=None,
                  max_tree_depth=10, step_size=None, target_accept=0.8, step_jitter=0.1, length_jitter=0.2,
                  max_energy_error=1000.0, adapt_metric=True, canonicalize=None, sort_key=None, tempering=None,
-                 threads=None, progress=False, random_state=None):
+                 threads=None, progress=False, executor=None, chain_groups=None, random_state=None):
         _keep_parameters(self, locals())
 
     def fit(self, X, y):
