@@ -113,7 +113,8 @@ def part_ard(args):
     d = X.shape[1]
     print(f"\n### ARD: 8-10-1 tanh, 200 points, relevant inputs {RELEVANT}, {args.chains} chains x "
           f"({args.warmup} + {args.draws}), default hyperprior {model.hyperprior['W1']}\n")
-    print("| sampler | " + " | ".join(f"x{i}" for i in range(d)) + " | irrelevant max / relevant min | divergences | s |")
+    inputs = " | ".join(f"x{i}" for i in range(d))
+    print(f"| sampler | {inputs} | irrelevant max / relevant min | divergences | s |")
     print("|---|" + "---:|" * d + "---:|---:|---:|")
     medians = []
     for name, sds, seconds, div in rows:

@@ -179,6 +179,9 @@ def test_load_csv_errors(tmp_path):
         (["--no-canonicalize", "--sort-key", "bias"], "--sort-key"),
         (["--sort-key", "alphabetical"], "--sort-key"),
         (["--hidden", "none", "--canonicalize"], "--canonicalize"),
+        (["--checkpoint", "{dir}"], "--checkpoint"),
+        (["--checkpoint", "{dir}/c.ckpt", "--checkpoint-every", "0"], "--checkpoint-every"),
+        (["--checkpoint", "{dir}/c.ckpt", "--checkpoint-every", "-1s"], "--checkpoint-every"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, capsys, extra, option):
@@ -241,3 +244,27 @@ def test_ctrl_c_keeps_partial_draws(tmp_path):
         assert f["draws"].shape[0] == 2 and f["draws"].shape[1] < 2000
         assert f["stat_lp"].shape == f["draws"].shape[:2]
         assert int(f["transitions"]) < 50 + 2000 * 500
+
+
+def test_checkpoint_and_resume(tmp_path, capsys):
+    """symhmc resume FILE finishes a checkpointed run as the run itself would have: the same file."""
+    out, ckpt = tmp_path / "run.npz", tmp_path / "run.ckpt"
+    argv = ["run", *TINY, "--out", str(out), "--checkpoint", str(ckpt), "--checkpoint-every", "7"]
+    assert main(argv) == 0
+    with np.load(out) as f:
+        first = {k: f[k] for k in ("draws", "stat_lp", "predict_mean")}
+    out.unlink()
+    assert main(["resume", str(ckpt), "--no-progress"]) == 0
+    with np.load(out) as f:
+        for name, values in first.items():
+            assert f[name].tobytes() == values.tobytes(), name
+    capsys.readouterr()
+    # a checkpoint that the command line did not write, or no checkpoint at all: exit 2, one line
+    import symhmc as sh
+
+    sh.sample(sh.GaussianTarget(np.zeros(2), np.ones(2)), chains=1, draws=5, warmup=5, progress=False,
+              checkpoint=tmp_path / "py.ckpt")
+    for path, says in ((tmp_path / "py.ckpt", "symhmc.resume"), (out, "not a symhmc checkpoint")):
+        assert main(["resume", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and says in err, err

@@ -273,6 +273,23 @@ def test_ctrl_c_in_warmup_resumes_bitwise(monkeypatch):
     assert np.array_equal(rest.draws, full.draws) and np.array_equal(rest.precisions, full.precisions)
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(tempering=sh.Tempering(n_replicas=3, adapt=False))])
+def test_chain_groups_and_checkpoints_keep_the_precisions(tmp_path, monkeypatch, kw):
+    """Groups draw by global chain index, so a grouped run equals the plain one, precisions included;
+    a checkpoint written at Ctrl-C holds them, and resume() finishes the run bitwise."""
+    model = ard_model(20)
+    run = dict(chains=4, draws=25, warmup=30, seed=21, n_steps=8, length_jitter=0.0, **kw)  # nothing cross-chain
+    plain = sh.sample(model, progress=False, **run)
+    grouped = sh.sample(model, chain_groups=2, progress=False, **run)
+    assert np.array_equal(grouped.precisions, plain.precisions) and np.array_equal(grouped.draws, plain.draws)
+    path = str(tmp_path / "run.ckpt")
+    monkeypatch.setattr(sh._sample, "_progress_bar", lambda progress, *a: InterruptingBar(40) if progress else None)
+    part = sh.sample(model, progress=True, checkpoint=path, **run)
+    assert part.partial
+    done = sh.resume(path, progress=False)
+    assert np.array_equal(done.precisions, plain.precisions) and np.array_equal(done.draws, plain.draws)
+
+
 def test_canonicalization_leaves_precisions_and_commutes_with_sampling():
     """In-sampler canonicalization equals canonicalizing plain draws afterwards, bitwise, and the
     precisions are the same draws either way (every group is a union of orbits)."""

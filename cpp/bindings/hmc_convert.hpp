@@ -32,6 +32,7 @@ inline py::dict state_to_dict(const HmcState& s) {
   d["seed"] = s.seed;
   d["iteration"] = s.iteration;
   d["warmup"] = s.warmup;
+  d["chain_offset"] = s.chain_offset;
   d["position"] = to_array(s.position, {C, P});
   d["step_size"] = to_array(s.step_size, {C});
   d["inv_metric"] = to_array(s.inv_metric, {C, P});
@@ -66,6 +67,7 @@ inline HmcState state_from_dict(const py::dict& d) {
   s.seed = py::cast<std::uint64_t>(d["seed"]);
   s.iteration = py::cast<std::uint64_t>(d["iteration"]);
   s.warmup = py::cast<std::uint64_t>(d["warmup"]);
+  if (d.contains("chain_offset")) s.chain_offset = py::cast<std::uint64_t>(d["chain_offset"]);  // older states: 0
   const std::size_t C = s.chains, CP = s.chains * s.dim;
   s.position = from_array<double>(d, "position", CP);
   s.step_size = from_array<double>(d, "step_size", C);
@@ -125,7 +127,8 @@ inline std::function<bool(std::size_t)> progress_callback(py::object progress, b
     }
     if (progress.is_none()) return true;
     try {
-      progress(n);
+      // False (not None) pauses the run after this transition, e.g. to write a checkpoint.
+      if (progress(n).is(py::bool_(false))) return false;
     } catch (py::error_already_set& e) {  // Ctrl-C while the progress bar was drawing
       if (!e.matches(PyExc_KeyboardInterrupt)) throw;
       interrupted = true;

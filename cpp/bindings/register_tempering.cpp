@@ -12,6 +12,7 @@ py::dict tempering_to_dict(const TemperingState& s) {
   py::dict d;
   d["chains"] = s.chains;
   d["replicas"] = s.replicas;
+  d["chain_offset"] = s.chain_offset;
   d["betas"] = to_array(s.betas, {R});
   d["replica_at"] = to_array(s.replica_at, {C, R});
   d["trip"] = to_array(s.trip, {C, R});
@@ -27,6 +28,7 @@ TemperingState tempering_from_dict(const py::dict& d) {
   TemperingState s;
   s.chains = py::cast<std::size_t>(d["chains"]);
   s.replicas = py::cast<std::size_t>(d["replicas"]);
+  if (d.contains("chain_offset")) s.chain_offset = py::cast<std::uint64_t>(d["chain_offset"]);  // older states: 0
   const std::size_t C = s.chains, R = s.replicas;
   if (R < 2) throw py::value_error("n_replicas: need at least 2 replicas");
   s.betas = from_array<double>(d, "betas", R);
@@ -45,7 +47,7 @@ py::dict run_tempering(const Target<T>& target, const py::dict& hmc_state, const
                        const py::dict& settings_in, bool adapt_schedule, bool reversible, std::size_t n_transitions,
                        std::size_t thin, py::array draws, py::array stats, py::object draws_all,
                        py::array trace, std::size_t trace_written, py::object progress,
-                       const Symmetry<T>* symmetry, py::object precisions) {
+                       const Symmetry<T>* symmetry, std::size_t written, py::object precisions) {
   TemperingState ts = tempering_from_dict(tempering_state);
   HmcState hs = state_from_dict(hmc_state);
   const HmcSettings hmc_settings = settings_from_dict(settings_in);
@@ -72,6 +74,7 @@ py::dict run_tempering(const Target<T>& target, const py::dict& hmc_state, const
   sink.draws = output_data<T>(draws, "draws");
   sink.stats = output_data<DrawStats>(stats, "stats");
   sink.capacity = std::size_t(draws.shape(1));
+  sink.written = written;
   attach_precisions(sink, precisions, target, C);
   bool interrupted = false;
   std::size_t done = 0;
@@ -110,12 +113,12 @@ void register_tempering(py::module_& m) {
     m.def(name, &run_tempering<double>, py::arg("target"), py::arg("hmc_state"), py::arg("tempering_state"),
           py::arg("settings"), py::arg("adapt_schedule"), py::arg("reversible"), py::arg("n_transitions"),
           py::arg("thin"), py::arg("draws"), py::arg("stats"), py::arg("draws_all").none(true), py::arg("trace"),
-          py::arg("trace_written"), py::arg("progress"), py::arg("symmetry").none(true),
+          py::arg("trace_written"), py::arg("progress"), py::arg("symmetry").none(true), py::arg("written") = 0,
           py::arg("precisions") = py::none());
     m.def(name, &run_tempering<float>, py::arg("target"), py::arg("hmc_state"), py::arg("tempering_state"),
           py::arg("settings"), py::arg("adapt_schedule"), py::arg("reversible"), py::arg("n_transitions"),
           py::arg("thin"), py::arg("draws"), py::arg("stats"), py::arg("draws_all").none(true), py::arg("trace"),
-          py::arg("trace_written"), py::arg("progress"), py::arg("symmetry").none(true),
+          py::arg("trace_written"), py::arg("progress"), py::arg("symmetry").none(true), py::arg("written") = 0,
           py::arg("precisions") = py::none());
   }
 }

@@ -37,7 +37,7 @@ HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcStat
       symmetry_(symmetry),
       settings_(settings),
       state_(std::move(state)),
-      rng_(state_.seed),
+      rng_(state_.seed, state_.chain_offset),
       integrator_(target, settings.threads),
       windows_(std::size_t(state_.warmup), settings.init_buffer, settings.term_buffer, settings.base_window),
       metric_adapter_(target.metric_ties()) {

@@ -107,8 +107,8 @@ template <class T>
 TemperingSampler<T>::TemperingSampler(const Target<T>& target, HmcSettings hmc_settings, HmcState hmc_state,
                                       TemperingSettings settings, TemperingState state,
                                       const Symmetry<T>* symmetry)
-    : base_(target), settings_(settings), state_(std::move(state)), symmetry_(symmetry), rng_(hmc_state.seed),
-      warmup_(hmc_state.warmup), threads_(hmc_settings.threads) {
+    : base_(target), settings_(settings), state_(std::move(state)), symmetry_(symmetry),
+      rng_(hmc_state.seed, state_.chain_offset), warmup_(hmc_state.warmup), threads_(hmc_settings.threads) {
   if (!target.can_split())
     throw std::invalid_argument("target: tempering needs a target split into prior and likelihood");
   const std::size_t C = state_.chains, R = state_.replicas;

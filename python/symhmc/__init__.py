@@ -1,6 +1,7 @@
 """symhmc: fast HMC and parallel tempering for Bayesian neural network posteriors on CPUs."""
 
 from ._align import align
+from ._checkpoint import resume
 from ._model import BayesianMLP
 from ._modes import Mode, ModeCensus
 from ._result import SampleResult, SamplerState, Summary
@@ -27,6 +28,7 @@ __all__ = [
     "TemperingReport",
     "canonicalize",
     "random_symmetry",
+    "resume",
     "sample",
     "set_simd",
     "simd_info",

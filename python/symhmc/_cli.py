@@ -5,6 +5,7 @@ Usage::
 
     symhmc run --hidden 20 --chains 4 --draws 500 --warmup 500          # built-in demo data
     symhmc run --data houses.csv --target price --features area,rooms --hidden 50
+    symhmc run --hidden 20 --plot pictures                               # also trace/predictive/modes PNGs
     python -m symhmc run --help                                          # every option
 
 ``symhmc run`` builds ``BayesianMLP(X, y, ...)``, runs ``sample(...)``, prints the diagnostics table
@@ -91,6 +92,7 @@ replaced); a directory or a special file (such as /dev/null) is refused.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -124,6 +126,7 @@ _OPTION_OF = {
     "n_steps": "--n-steps", "target_accept": "--target-accept", "seed": "--seed", "kernel": "--kernel",
     "max_tree_depth": "--max-tree-depth",
     "canonicalize": "--canonicalize", "sort_key": "--sort-key",
+    "checkpoint": "--checkpoint", "checkpoint_every": "--checkpoint-every", "path": "FILE",
 }
 
 
@@ -293,7 +296,29 @@ def _build_parser() -> argparse.ArgumentParser:
     g = run.add_argument_group("output")
     g.add_argument("--out", metavar="FILE", default=DEFAULT_OUT, help=f"output .npz file (default: {DEFAULT_OUT})")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--plot", metavar="DIR", default=None,
+                   help="also write pictures as PNG into DIR (created if missing): trace.png (raw against "
+                        "canonical weights), predictive.png (one feature), modes.png; in the model's "
+                        "(standardized) units; needs matplotlib")
+    g.add_argument("--checkpoint", metavar="FILE", default=None,
+                   help="write the sampler state and the draws so far to FILE (atomically) as the run goes; "
+                        "'symhmc resume FILE' continues a killed run, bitwise")
+    g.add_argument("--checkpoint-every", metavar="N|Ts", type=_every, default=None,
+                   help="checkpoint every N transitions, or every T seconds with an s (e.g. 30s; default: 60s)")
+    resume = sub.add_parser(
+        "resume", help="continue a checkpointed 'symhmc run' and write its output",
+        description="Continue the run checkpointed in FILE (symhmc run --checkpoint FILE) to its end and "
+                    "write its output as the run would have (same options, same --out).")
+    resume.add_argument("checkpoint_file", metavar="FILE", help="the checkpoint of a 'symhmc run'")
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def _every(text: str):
+    """N transitions, or T seconds written with an s."""
+    if text.endswith("s"):
+        return _positive_float(text[:-1])
+    return _int_at_least(1)(text)
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -308,10 +333,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return exc.code if isinstance(exc.code, int) else 0
         if args.command is None:
             parser.print_usage(sys.stderr)
-            print(f"{PROG}: error: a command is required (run)", file=sys.stderr)
+            print(f"{PROG}: error: a command is required (run, resume)", file=sys.stderr)
             return 2
+        resume_from = None
+        if args.command == "resume":
+            resume_from, argv = args.checkpoint_file, _checkpointed_argv(args.checkpoint_file)
+            no_progress = args.no_progress
+            args = parser.parse_args(argv)
+            args.no_progress = args.no_progress or no_progress
         with _CtrlC() as ctrl_c:
-            return _run(args, argv, ctrl_c)
+            return _run(args, argv, ctrl_c, resume_from)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -320,13 +351,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
 
 
-def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
+def _checkpointed_argv(path: str) -> List[str]:
+    from ._checkpoint import read
+
+    try:
+        run = read(path, "FILE")["run"]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    argv = (run.get("annotation") or {}).get("cli_argv")
+    if argv is None:
+        raise UsageError(f"FILE: {path} was not written by 'symhmc run'; resume it in Python with symhmc.resume")
+    return list(argv)
+
+
+def _run(args, argv: List[str], ctrl_c: "_CtrlC", resume_from: Optional[str] = None) -> int:
     import symhmc as sh
 
     from ._datasets import demo_regression, load_csv
 
     t_start = time.perf_counter()
     out = _check_out(args.out)
+    plot_dir = None if args.plot is None else _check_plot_dir(args.plot)
     if args.sort_key is not None and args.canonicalize is False:
         raise UsageError("--sort-key: only meaningful with --canonicalize")
     if args.canonicalize and not args.hidden:
@@ -381,13 +426,28 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
         symmetry_options["canonicalize"] = args.canonicalize
     if args.sort_key is not None:
         symmetry_options["sort_key"] = args.sort_key
-    with _options_named():
-        result = sh.sample(
-            model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
-            thin=args.thin, threads=args.threads, progress=not args.no_progress,
-            kernel=args.kernel, n_steps=args.n_steps, max_tree_depth=args.max_tree_depth,
-            target_accept=args.target_accept, **symmetry_options,
-        )
+    # The trace picture compares raw and canonical weights of the same run: sample unrelabeled and
+    # relabel after, which gives bitwise the draws the sampler would have stored (docs/design.md).
+    relabel_after = plot_dir is not None and symmetry_options.get("canonicalize", not model.symmetry.trivial)
+    if relabel_after:
+        symmetry_options = dict(canonicalize=False)
+    if resume_from is not None:
+        result = _resume(resume_from, model, not args.no_progress)
+    else:
+        from ._checkpoint import annotate
+
+        with _options_named(), annotate(cli_argv=argv):
+            result = sh.sample(
+                model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
+                thin=args.thin, threads=args.threads, progress=not args.no_progress,
+                kernel=args.kernel, n_steps=args.n_steps, max_tree_depth=args.max_tree_depth,
+                target_accept=args.target_accept, checkpoint=args.checkpoint,
+                checkpoint_every=args.checkpoint_every, **symmetry_options,
+            )
+    raw = None
+    if relabel_after:
+        raw, result = result, copy.copy(result)
+        result.draws, result.canonical = sh.canonicalize(model, raw.draws, key=args.sort_key), True
     ctrl_c.hold()
     interrupted = bool(result.partial)
     if interrupted:
@@ -460,6 +520,8 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
           f"({rate:,.0f} per second, all chains), {timing['gradient_seconds']:.2f} s in gradients; "
           f"step size {_fmt_range(result.step_size)}")
     print(_trajectory_line(result, args))
+    if plot_dir is not None:
+        print(_write_plots(plot_dir, result, raw))
     total = time.perf_counter() - t_start
     print(f"wrote {out} ({result.chains} chains x {result.n_draws} draws x {model.n_params} parameters); "
           f"total {total:.2f} s")
@@ -467,6 +529,22 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _resume(path: str, model, progress: bool):
+    """The checkpointed run of `path`, continued; its model must be the one the options rebuild
+    (the data file unchanged), since the output describes that data."""
+    import pickle
+
+    import symhmc as sh
+    from ._checkpoint import read
+
+    saved = read(path, "FILE")["run"]["target"]
+    if pickle.dumps(saved) != pickle.dumps(model):
+        raise UsageError(f"FILE: the data or model options of {path} differ from what its run was given "
+                         "(was the data file changed?)")
+    with _options_named():
+        return sh.resume(path, progress=progress)
+
+
 def _trajectory_line(result, args) -> str:
     """How long the trajectories were: the adapted length (or NUTS's tree depths) and the steps."""
     stats = result.stats
@@ -576,6 +654,46 @@ def _check_out(path: str) -> str:
     if not os.access(parent, os.W_OK):
         raise UsageError(f"--out: directory {parent} is not writable")
     return full
+
+
+def _check_plot_dir(path: str) -> str:
+    """The directory for --plot, created if missing; matplotlib checked before any sampling."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError('--plot: needs matplotlib (pip install "symhmc[plot]")') from None
+    matplotlib.use("Agg")  # files only, no window
+    full = os.path.abspath(os.path.expanduser(path))
+    try:
+        os.makedirs(full, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--plot: cannot create directory {full} ({exc.strerror})") from None
+    if not os.access(full, os.W_OK):
+        raise UsageError(f"--plot: directory {full} is not writable")
+    return full
+
+
+def _write_plots(plot_dir: str, result, raw) -> str:
+    """Writes the pictures that apply to this run (each atomically); returns a line saying which."""
+    import matplotlib.pyplot as plt
+
+    if result.n_draws < 4:
+        return f"plots: skipped ({result.n_draws} draws per chain, need at least 4)"
+    pictures = {"modes.png": lambda: result.plot_modes()}
+    if raw is not None or (not result.canonical and not result.target.symmetry.trivial):
+        pictures["trace.png"] = lambda: result.plot_trace(raw=raw)
+    if result.target.layer_sizes[0] == 1:
+        pictures["predictive.png"] = lambda: result.plot_predictive()
+    written = []
+    for name, draw in sorted(pictures.items()):
+        fig = draw()
+        try:
+            with atomic_file(os.path.join(plot_dir, name)) as tmp:
+                fig.savefig(tmp, format="png", dpi=100)
+        finally:
+            plt.close(fig)
+        written.append(name)
+    return f"plots: wrote {', '.join(written)} in {plot_dir}"
 
 
 def _write_npz(path: str, payload: Dict[str, np.ndarray]) -> None:

@@ -67,7 +67,7 @@ def initial_state(chains: int, dim: int, seed: int, warmup: int, init: np.ndarra
 def _momentum_normals(seed: int, chain: int, iteration: int, n: int) -> np.ndarray: ...
 def run_hmc(
     target: _Target, state: Dict[str, Any], settings: Dict[str, Any], n_transitions: int, thin: int,
-    draws: np.ndarray, stats: np.ndarray, written: int, progress: Optional[Callable[[int], None]],
+    draws: np.ndarray, stats: np.ndarray, written: int, progress: Optional[Callable[[int], Optional[bool]]],
     symmetry: Optional[_MlpSymmetry],
 ) -> Dict[str, Any]: ...
 def initial_tempering_state(chains: int, betas: Sequence[float]) -> Dict[str, Any]: ...
@@ -76,5 +76,5 @@ def run_tempering(
     target: _Target, hmc_state: Dict[str, Any], tempering_state: Dict[str, Any], settings: Dict[str, Any],
     adapt_schedule: bool, reversible: bool, n_transitions: int, thin: int, draws: np.ndarray,
     stats: np.ndarray, draws_all: Optional[np.ndarray], trace: np.ndarray, trace_written: int,
-    progress: Optional[Callable[[int], None]], symmetry: Optional[_MlpSymmetry],
+    progress: Optional[Callable[[int], Optional[bool]]], symmetry: Optional[_MlpSymmetry], written: int = 0,
 ) -> Dict[str, Any]: ...

@@ -176,10 +176,17 @@ class SampleResult:
 
     @property
     def log_evidence(self):
-        """(log p(y | X), standard error) by stepping stone over the tempering ladder."""
+        """(log p(y | X), standard error) by stepping stone over the tempering ladder; with chain
+        groups (one ladder each), the groups' estimates weighted by their inverse variances."""
         if self.tempering is None:
             raise ValueError("log_evidence: needs a tempered run (sample(..., tempering=symhmc.Tempering()))")
-        return self.tempering.log_evidence_ss
+        if not isinstance(self.tempering, list):
+            return self.tempering.log_evidence_ss
+        estimates, errors = np.array([report.log_evidence_ss for report in self.tempering]).T
+        weights = 1.0 / errors**2
+        if not np.all(np.isfinite(weights)):  # a group too short for an error: the plain mean, error unknown
+            return float(np.mean(estimates)), float("nan")
+        return float(np.sum(weights * estimates) / np.sum(weights)), float(1.0 / np.sqrt(np.sum(weights)))
 
     def laplace_log_evidence(self):
         """Laplace estimates at the best draw's mode: (single mode, times the symmetry group size).
@@ -338,6 +345,33 @@ class SampleResult:
         if model._squeeze_output:
             mean, sd, q = mean[:, 0], sd[:, 0], q[..., 0]
         return {"mean": mean, "sd": sd, "quantiles": q, "probs": probs}
+
+    # -- pictures (matplotlib; the drawing lives in _plot.py) -----------------------------------
+    def plot_trace(self, raw=None, params=None, sort_key=None):
+        """Raw against canonical weights of this run, per chain; see :func:`symhmc._plot.plot_trace`
+        (a canonical result needs ``raw``, the same call with ``canonicalize=False``)."""
+        from ._plot import plot_trace
+
+        return plot_trace(self, raw=raw, params=params, sort_key=sort_key)
+
+    def plot_predictive(self, X_grid=None, level=0.9):
+        """Posterior predictive band with the data; see :func:`symhmc._plot.plot_predictive`."""
+        from ._plot import plot_predictive
+
+        return plot_predictive(self, X_grid=X_grid, level=level)
+
+    def plot_tempering(self, group=None):
+        """Schedule, swap rates per pair and round trips over time (of one chain group's ladder when
+        the run had several); see :func:`symhmc._plot.plot_tempering`."""
+        from ._plot import plot_tempering
+
+        return plot_tempering(self, group)
+
+    def plot_modes(self, X_grid=None, tol=0.1, **options):
+        """The mode census drawn as functions; see :func:`symhmc._plot.plot_modes`."""
+        from ._plot import plot_modes
+
+        return plot_modes(self, X_grid=X_grid, tol=tol, **options)
 
     # -- export ----------------------------------------------------------------------------------
     def to_arviz(self):

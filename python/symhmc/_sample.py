@@ -12,8 +12,9 @@ import numpy as np
 
 from ._native import core
 from ._result import SampleResult, SamplerState
-from ._tempering import PILOT_REPLICAS, Tempering, TemperingReport, pilot_schedule
-from ._seed import init_generator, seed_key
+from ._tempering import (HISTORY_POINTS, MAX_REPLICAS, PILOT_REPLICAS, Tempering, TemperingHistory, TemperingReport,
+                         pilot_schedule)
+from ._seed import init_generator
 from ._storage import available_memory, free_disk, gb, output_path, remove_quietly, temp_file
 from ._validation import UINT64_MAX, as_float_array, check_bool, check_int, check_threads
 
@@ -61,6 +62,10 @@ def sample(
     sort_key: Optional[str] = None,
     tempering: Optional[Tempering] = None,
     out: Union[None, str, os.PathLike] = None,
+    executor=None,
+    chain_groups=None,
+    checkpoint: Union[None, str, os.PathLike] = None,
+    checkpoint_every=None,
     hierarchical: str = "gibbs",
 ) -> SampleResult:
     """Hamiltonian Monte Carlo for ``chains`` chains advancing in lockstep.
@@ -115,6 +120,32 @@ def sample(
         (chains, draws made, P)). An existing file at ``out`` is thus replaced, but results still
         mapping it keep their draws (the old file lives on until they are gone); a symlink is
         followed (its target is replaced); a directory or special file is refused.
+    chain_groups : None (one group of all chains), a number of groups (sizes as equal as possible,
+        the first ones one larger), or a sequence of group sizes adding up to ``chains``. A group
+        runs in lockstep, sharing its batched gradient calls and its cross-chain adaptation (the
+        trajectory length, a tempering schedule: each group has its full ladder); groups are
+        independent. Every chain draws its random numbers by its global index, so chain c gets
+        the same stream in any grouping, and a run of one group is the run without groups. After
+        Ctrl-C the groups not yet started do not start; the result keeps as many draws per chain
+        as every group made, ``result.groups`` each group's own result (a checkpoint continues
+        them all exactly).
+    executor : None (groups run one after another in this process) or any
+        ``concurrent.futures.Executor`` (``ProcessPoolExecutor``, Dask's ``Client.get_executor()``,
+        ``mpi4py.futures.MPIPoolExecutor``; anything whose ``submit(fn, arg)`` returns a future)
+        that runs the groups, each as one task that gets the pickled target once. The draws are bitwise those of the same groups run locally, with
+        the same seed, whatever executor ran them (on machines with the same SIMD kernel, see
+        ``simd_info()``). ``threads`` applies inside each group: with one worker per core, pass
+        ``threads=1``. The result merges the groups in chain order (``timing["groups"]`` holds
+        each group's timing; a tempered run's ``tempering`` is a list of per-group reports) and its
+        ``last_state`` continues every group (pass the same ``chain_groups``, or None). Ctrl-C with
+        an executor raises KeyboardInterrupt: use ``checkpoint`` to keep the work.
+    checkpoint : optional path of a checkpoint file: the sampler state and the draws so far are
+        written there atomically (a new file, renamed into place) every ``checkpoint_every`` and
+        at the end of the run (also after Ctrl-C); :func:`symhmc.resume` continues the run from it
+        after a crash, bitwise as if it had not stopped. With several groups, each group also writes
+        its own file next to it (``checkpoint + ".group<g>"``).
+    checkpoint_every : an int (transitions), a float or ``datetime.timedelta`` (seconds) between
+        checkpoints; default every 60 seconds.
     hierarchical : how a hierarchical prior's precisions are sampled (``BayesianMLP(...,
         prior="hierarchical")``). "gibbs": HMC moves the weights given the precisions, and exact
         conjugate Gibbs steps draw the precisions given the weights between transitions (Neal's
@@ -133,9 +164,12 @@ def sample(
     that would not fit in the available memory is refused (ValueError naming ``draws`` or
     ``chains``), counting the draws only when they are kept in memory rather than written to ``out``.
     """
+    from ._groups import check_executor, group_states, start_run
+
     _target_core_class(target)
     if out is not None and not isinstance(out, (str, bytes, os.PathLike)):
         raise TypeError(f"out: expected None or a file path, got {type(out).__name__} {out!r}")
+    check_executor(executor)
     state = init if isinstance(init, SamplerState) else None
     if tempering is not None and not isinstance(tempering, Tempering):
         raise TypeError(f"tempering: expected a symhmc.Tempering or None, got {type(tempering).__name__}")
@@ -176,7 +210,7 @@ def sample(
         raise ValueError(f"hierarchical: expected 'gibbs' or 'marginal', got {hierarchical!r}")
     check_bool(progress, "progress")
     P = target.n_params
-    symmetry = _symmetry_for(target, canonicalize, sort_key)
+    _symmetry_for(target, canonicalize, sort_key)  # refused here, before any group starts
 
     settings = dict(
         kernel=KERNELS[kernel], n_steps=n_steps or 0, max_tree_depth=max_tree_depth,
@@ -191,39 +225,72 @@ def sample(
         point_bytes += (5 * max_tree_depth + 10) * P * np.dtype(target.dtype).itemsize
     replicas = 1
     if tempering is not None:
-        replicas = int(state.tempering_raw["replicas"]) if state is not None else (tempering.n_replicas or PILOT_REPLICAS)
-    run = _Run(target, chains, draws, warmup, thin, progress, out,
-               room=dict(replicas=replicas, store_all=tempering is not None and tempering.store == "all",
-                         point_bytes=point_bytes))
+        replicas = (max(int(s.tempering_raw["replicas"]) for s in group_states(state)) if state is not None
+                    else (tempering.n_replicas or PILOT_REPLICAS))
+    options = dict(chains=chains, draws=draws, warmup=warmup, thin=thin, settings=settings,
+                   canonicalize=canonicalize, sort_key=sort_key, tempering=tempering,
+                   room=dict(replicas=replicas, store_all=tempering is not None and tempering.store == "all",
+                             point_bytes=point_bytes))
+    return start_run(target, options, state, seed, init, out, progress, executor, chain_groups,
+                     checkpoint, checkpoint_every)
+
+
+def run_group(job) -> SampleResult:
+    """One group of chains, in this process: the whole sampler for ``job`` (a picklable
+    ``_groups.GroupJob``), from its start or from its last checkpoint. Executors call this."""
+    from ._simd import set_simd
+
+    previous = set_simd(job.simd) if job.simd != core.simd_info()["active"] else None
     try:
-        if tempering is None:
-            return _sample_hmc(run, target, state, seed, init, settings, symmetry)
-        return _sample_tempered(run, target, tempering, state, seed, init, settings, symmetry)
+        symmetry = _symmetry_for(job.target, job.canonicalize, job.sort_key)
+        run = _Run(job.target, job.chains, job.draws, job.warmup, job.thin, job.progress, job.out, job.room,
+                   offset=job.offset, total_chains=job.total_chains, checkpointer=job.checkpointer,
+                   halt=job.halt)
+        try:
+            if job.tempering is None:
+                return _sample_hmc(run, job, symmetry)
+            return _sample_tempered(run, job, symmetry)
+        finally:
+            run.discard()  # the temporary out= file of a run that failed; nothing once it is published
     finally:
-        run.discard()  # the temporary out= file of a run that failed; nothing once it is published
+        if previous is not None:
+            set_simd(previous)
 
 
-def _sample_hmc(run, target, state, seed, init, settings, symmetry):
+def _sample_hmc(run, job, symmetry):
+    target = job.target
+    state = run.restore(job.saved) if job.saved is not None else job.start_state()
     if state is None:
-        key = seed_key(seed)
-        raw = core.initial_state(run.chains, target.n_params, key, run.warmup,
-                                 _initial_points(target, init, run.chains, key))
+        raw = core.initial_state(run.chains, target.n_params, job.key, run.warmup,
+                                 run.start_points(target, job.start, job.key))
+        raw["chain_offset"] = run.offset
     else:
         raw = copy.deepcopy(state.raw)
-    report = run.execute(
-        lambda n, cb: core.run_hmc(target._core, raw, settings, n, run.thin, run.draws, run.stats, 0, cb, symmetry,
-                                   run.precisions),
-        run.transitions_left(int(raw["iteration"])),
-    )
-    last = SamplerState(report["state"], target, settings)
-    return run.result(report, last, symmetry is not None)
+
+    def segment(n, callback, written):
+        nonlocal raw
+        report = core.run_hmc(target._core, raw, job.settings, n, run.thin, run.draws, run.stats, written,
+                              callback, symmetry, run.precisions)
+        raw = report["state"]
+        return report
+
+    def resumable(written):
+        return dict(state=SamplerState(raw, target, job.settings))
+
+    report = run.execute(segment, resumable, int(raw["iteration"]))
+    return run.result(report, SamplerState(raw, target, job.settings), symmetry is not None)
 
 
 class _Run:
-    """Output arrays, transition count, progress bar and result assembly shared by HMC and PT."""
+    """Output arrays, transition count, progress bar, checkpoints and result assembly shared by HMC
+    and PT, for one group of chains (offset: the global index of its first chain, of total_chains)."""
 
-    def __init__(self, target, chains, draws, warmup, thin, progress, out, room):
+    def __init__(self, target, chains, draws, warmup, thin, progress, out, room, offset=0, total_chains=None,
+                 checkpointer=None, halt=False):
         self.target, self.chains, self.n_draws, self.warmup, self.thin = target, chains, draws, warmup, thin
+        self.offset, self.total_chains = offset, chains if total_chains is None else total_chains
+        self.checkpointer = checkpointer
+        self.halt = halt  # run no transition (a group after Ctrl-C stopped an earlier one)
         self.progress = progress
         self.out = None if out is None else output_path(out, "out")
         self.room = room
@@ -246,6 +313,29 @@ class _Run:
         self.precisions = np.full((chains, draws, groups), np.nan) if groups else None
         self.seconds = 0.0
         self.extra_gradient_evaluations = 0  # e.g. a tempering pilot run
+        self.totals = dict(gradient_seconds=0.0, gradient_evaluations=0, transitions=0)
+        self.written = 0  # draws per chain restored from a checkpoint
+
+    def start_points(self, target, start, key, per_chain=1) -> np.ndarray:
+        """This group's initial points (per_chain rows per chain): its rows of the whole run's
+        default start, drawn for all chains from the key so that a chain starts at the same point in
+        every grouping, or its rows of the validated init array."""
+        if start is None:
+            points = _initial_points(target, None, self.total_chains * per_chain, key)
+            return np.ascontiguousarray(points[self.offset * per_chain: (self.offset + self.chains) * per_chain])
+        return np.ascontiguousarray(np.repeat(start, per_chain, axis=0))
+
+    def restore(self, saved) -> SamplerState:
+        """Takes up a checkpointed group: its draws, statistics and timing so far; returns its state."""
+        w = self.written = int(saved["written"])
+        self.draws[:, :w] = saved["draws"]
+        self.stats[:, :w] = saved["stats"]
+        if self.precisions is not None:
+            self.precisions[:, :w] = saved["precisions"]
+        self.seconds = float(saved["seconds"])
+        self.extra_gradient_evaluations = int(saved["extra_gradient_evaluations"])
+        self.totals = dict(saved["totals"])
+        return saved["state"]
 
     def check_room(self, replicas, store_all, point_bytes):
         """Refuses a run whose arrays would not fit in the available memory (or its out= file on
@@ -304,32 +394,57 @@ class _Run:
         self.tmp = None
 
     def transitions_left(self, done_before: int) -> int:
-        """Warm-up still to do, then enough transitions to store n_draws on the run's thinning grid."""
+        """Warm-up still to do, then enough transitions to store the draws still missing (n_draws
+        less those restored from a checkpoint) on the run's thinning grid; none when halted."""
+        if self.halt:
+            return 0
         warmup_left = max(0, self.warmup - done_before)
         sampled_before = max(0, done_before - self.warmup)
         first_stored = -(-sampled_before // self.thin) * self.thin
-        if self.n_draws == 0:
+        missing = self.n_draws - self.written
+        if missing == 0:
             return warmup_left
-        return warmup_left + max(0, first_stored + (self.n_draws - 1) * self.thin + 1 - sampled_before)
+        return warmup_left + max(0, first_stored + (missing - 1) * self.thin + 1 - sampled_before)
 
-    def execute(self, call, n_transitions: int):
+    def execute(self, segment, resumable, done_before: int):
+        """Runs the transitions left in segments: segment(n, callback, written) runs up to n of them
+        and returns the core's report. Without checkpoints that is one segment; with them, a
+        segment ends every checkpoint_every transitions or seconds (the callback returns False)
+        and the group's progress (resumable() and the draws so far) is written. The core continues
+        bitwise from its returned state, so the segments make the draws of one uninterrupted call."""
+        n_transitions = self.transitions_left(done_before)
         bar = _progress_bar(self.progress, n_transitions, self.chains)
-        callback = None
-        if bar is not None:
-            last = [0]
-
-            def callback(n):  # noqa: E306 - tqdm rate-limits its own redraws
-                bar.update(n - last[0])
-                last[0] = n
-
-        t0 = time.perf_counter()
+        ckpt = self.checkpointer
+        written, done = self.written, 0
         try:
-            report = call(n_transitions, callback)
+            while True:
+                n = n_transitions - done
+                if ckpt is not None and ckpt.transitions is not None:
+                    n = min(n, ckpt.transitions)
+                callback = _callback(bar, None if ckpt is None else ckpt.due_after())
+                t0 = time.perf_counter()
+                report = segment(n, callback, written)
+                self.seconds += time.perf_counter() - t0
+                done += int(report["transitions"])
+                written = int(report["written"])
+                for name in self.totals:
+                    self.totals[name] += report[name]
+                if ckpt is not None:
+                    self.save(written, resumable(written))
+                if report["interrupted"] or done >= n_transitions:
+                    break
         finally:
             if bar is not None:
                 bar.close()
-        self.seconds += time.perf_counter() - t0
-        return report
+        return dict(report, written=written, **self.totals)
+
+    def save(self, written, resumable) -> None:
+        self.checkpointer.save(dict(
+            resumable, written=written, draws=np.array(self.draws[:, :written]),
+            stats=self.stats[:, :written].copy(), seconds=self.seconds,
+            precisions=None if self.precisions is None else self.precisions[:, :written].copy(),
+            extra_gradient_evaluations=self.extra_gradient_evaluations, totals=dict(self.totals),
+        ))
 
     def result(self, report, last_state, canonical, **extra) -> SampleResult:
         written = int(report["written"])
@@ -355,12 +470,22 @@ class _Run:
         )
 
 
-def _sample_tempered(run, target, tempering, state, seed, init, settings, symmetry):
+def _sample_tempered(run, job, symmetry):
+    target, tempering, settings = job.target, job.tempering, job.settings
     chains, P = run.chains, target.n_params
-    pilot_replicas = None
+    # A tempered group's points are (chain, replica) pairs, keyed chain_offset x stride + c x R + r:
+    # with a fixed ladder (stride R) exactly the keys of those chains in one big group; a ladder
+    # chosen by a pilot may differ between groups, so the stride is the pilot's largest.
+    stride = tempering.n_replicas or MAX_REPLICAS
+    saved = job.saved
+    state = run.restore(saved) if saved is not None else job.start_state()
+    pilot_replicas = None if saved is None else saved["n_pilot_replicas"]
     if state is None:
-        key = seed_key(seed)
+        key = job.key
         if tempering.n_replicas is None:
+            if run.halt:  # a pilot's state cannot be resumed (see sample()): nothing to return
+                return run.result(dict(written=0, interrupted=True, gradient_seconds=0.0, gradient_evaluations=0,
+                                       transitions=0), None, symmetry is not None)
             betas, pilot_replicas, pilot = _pilot_betas(run, target, tempering, chains, key, settings)
             if betas is None:  # Ctrl-C in the pilot: no draws, and no state to resume (see sample())
                 return run.result(dict(pilot, written=0, gradient_evaluations=0), None, symmetry is not None)
@@ -368,61 +493,106 @@ def _sample_tempered(run, target, tempering, state, seed, init, settings, symmet
         else:
             betas = tempering.initial_betas(tempering.n_replicas)
         R = betas.size
-        start = _initial_points(target, init, chains * R if init is None else chains, key)
-        if init is not None:
-            start = np.repeat(start, R, axis=0)
-        hmc_raw = core.initial_state(chains * R, P, key, run.warmup, np.ascontiguousarray(start))
+        start = run.start_points(target, job.start, key, per_chain=R)
+        hmc_raw = core.initial_state(chains * R, P, key, run.warmup, start)
+        hmc_raw["chain_offset"] = run.offset * stride
         pt_raw = core.initial_tempering_state(chains, list(betas))
+        pt_raw["chain_offset"] = run.offset
     else:
         hmc_raw, pt_raw = copy.deepcopy(state.raw), copy.deepcopy(state.tempering_raw)
         R = int(pt_raw["replicas"])
-    trips_before = np.asarray(pt_raw["round_trips"]).copy()
+    trips_before = np.asarray(pt_raw["round_trips"]).copy() if saved is None else saved["trips_before"]
     n = run.transitions_left(int(hmc_raw["iteration"]))
     n_sampling = n - max(0, run.warmup - int(hmc_raw["iteration"]))
-    trace = np.full((chains, n_sampling, R), np.nan)
+    trace_written = 0 if saved is None else saved["trace"].shape[1]
+    trace = np.full((chains, trace_written + n_sampling, R), np.nan)
     draws_all = None
     if tempering.store == "all":
         draws_all = np.empty((chains, run.n_draws, R, P), dtype=target.dtype)
-    report = run.execute(
-        lambda n_t, cb: core.run_tempering(
-            target._core, hmc_raw, pt_raw, settings, tempering.adapt, tempering.swap == "reversible", n_t,
-            run.thin, run.draws, run.stats, draws_all, trace, 0, cb, symmetry, run.precisions),
-        n,
-    )
-    pt_state = report["tempering_state"]
-    trace = trace[:, : int(report["trace_written"])]
-    betas = np.asarray(pt_state["betas"])
-    accept = np.asarray(pt_state["accept_sum"]) / max(float(pt_state["accept_count"]), 1.0)
+    if saved is not None:
+        trace[:, :trace_written] = saved["trace"]
+        if draws_all is not None:
+            draws_all[:, : run.written] = saved["draws_all"]
+
+    # The core keeps only running totals; the history of the schedule and the round trips is
+    # recorded between core calls, at HISTORY_POINTS equal steps of this call's transitions. A call continues bitwise from the
+    # state the last one returned, so the draws are those of one uninterrupted call.
+    history = TemperingHistory.start(hmc_raw, pt_raw)
+    history_at = np.unique(np.linspace(0, n, HISTORY_POINTS + 1).round().astype(np.int64))[1:]
+    done_total = 0
+
+    def segment(n_t, callback, written):
+        nonlocal hmc_raw, pt_raw, trace_written, done_total
+        merged = dict(transitions=0, gradient_seconds=0.0, gradient_evaluations=0)
+        while True:
+            k = n_t - merged["transitions"]
+            if done_total < n:
+                k = int(min(k, history_at[np.searchsorted(history_at, done_total, side="right")] - done_total))
+            done = merged["transitions"]
+            report = core.run_tempering(
+                target._core, hmc_raw, pt_raw, settings, tempering.adapt, tempering.swap == "reversible", k,
+                run.thin, run.draws, run.stats, draws_all, trace, trace_written,
+                None if callback is None else (lambda i: callback(done + i)), symmetry, written=written,
+                precisions=run.precisions)
+            hmc_raw, pt_raw, trace_written = report["hmc_state"], report["tempering_state"], int(report["trace_written"])
+            written = int(report["written"])
+            for name in merged:
+                merged[name] += report[name]
+            done_total += int(report["transitions"])
+            history.record(hmc_raw, pt_raw)
+            paused = int(report["transitions"]) < k  # Ctrl-C, or the callback asked for a checkpoint
+            if paused or report["interrupted"] or merged["transitions"] >= n_t:
+                return dict(report, **merged)
+
+    def resumable(written):
+        return dict(
+            state=SamplerState(hmc_raw, target, settings, tempering=tempering, tempering_raw=pt_raw),
+            trips_before=trips_before, n_pilot_replicas=pilot_replicas, trace=trace[:, :trace_written].copy(),
+            draws_all=None if draws_all is None else draws_all[:, :written].copy(),
+        )
+
+    report = run.execute(segment, resumable, int(hmc_raw["iteration"]))
+    betas = np.asarray(pt_raw["betas"])
+    accept = np.asarray(pt_raw["accept_sum"]) / max(float(pt_raw["accept_count"]), 1.0)
     tempering_report = TemperingReport(
-        betas=betas, swap_acceptance=accept, round_trips=np.asarray(pt_state["round_trips"]) - trips_before,
-        seconds=run.seconds, n_pilot_replicas=pilot_replicas, loglik_trace=trace,
+        betas=betas, swap_acceptance=accept, round_trips=np.asarray(pt_raw["round_trips"]) - trips_before,
+        seconds=run.seconds, n_pilot_replicas=pilot_replicas, loglik_trace=trace[:, :trace_written],
+        history=history,
     )
-    last = SamplerState(report["hmc_state"], target, settings, tempering=tempering, tempering_raw=pt_state)
+    last_state = SamplerState(hmc_raw, target, settings, tempering=tempering, tempering_raw=pt_raw)
     written = int(report["written"])
     extra = dict(tempering=tempering_report)
     if draws_all is not None:
         extra["replica_draws"] = draws_all[:, :written]
-    return run.result(report, last, symmetry is not None, **extra)
+    return run.result(report, last_state, symmetry is not None, **extra)
 
 
 def _pilot_betas(run, target, tempering, chains, key, settings):
     """A short warm-up-only run with 12 replicas to estimate the barrier; returns the schedule for
-    about 2 Lambda replicas (None when Ctrl-C stopped the pilot), the pilot's size and its report."""
+    about 2 Lambda replicas (None when Ctrl-C stopped the pilot), the pilot's size and its report.
+    The pilot of a group is keyed like its chains (run.offset), and starts at its rows of the
+    whole run's pilot start."""
     R0 = PILOT_REPLICAS
     n_pilot = int(min(1000, max(100, run.warmup // 2)))
     pilot_key = (key ^ 0x9E3779B97F4A7C15) & (2**64 - 1)
     betas0 = tempering.initial_betas(R0) if tempering.betas is None else np.array(tempering.betas)
-    start = _initial_points(target, None, chains * R0, pilot_key)
+    start = run.start_points(target, None, pilot_key, per_chain=R0)
     hmc_raw = core.initial_state(chains * R0, target.n_params, pilot_key, n_pilot, start)
+    hmc_raw["chain_offset"] = run.offset * R0
     pt_raw = core.initial_tempering_state(chains, list(betas0))
+    pt_raw["chain_offset"] = run.offset
     empty = np.empty((chains, 0, target.n_params), dtype=target.dtype)
     empty_stats = np.zeros((chains, 0), dtype=core.draw_stats_dtype())
     trace = np.empty((chains, 0, R0))
-    report = run.execute(
-        lambda n_t, cb: core.run_tempering(target._core, hmc_raw, pt_raw, settings, True, False, n_t, 1, empty,
-                                           empty_stats, None, trace, 0, cb, None),
-        n_pilot,
-    )
+    bar = _progress_bar(run.progress, n_pilot, chains)
+    t0 = time.perf_counter()
+    try:
+        report = core.run_tempering(target._core, hmc_raw, pt_raw, settings, True, False, n_pilot, 1, empty,
+                                    empty_stats, None, trace, 0, _callback(bar, None), None)
+    finally:
+        if bar is not None:
+            bar.close()
+    run.seconds += time.perf_counter() - t0
     run.extra_gradient_evaluations += int(report["gradient_evaluations"])
     if report["interrupted"]:
         return None, R0, report
@@ -496,6 +666,24 @@ def _check_open_unit(value, name):
 def _check_fraction(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
         raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+
+
+def _callback(bar, deadline):
+    """What the core calls after every transition: advances the bar, and returns False (pause for
+    a checkpoint) once the monotonic clock passes deadline."""
+    if bar is None and deadline is None:
+        return None
+    last = [0]
+
+    def callback(n):  # tqdm rate-limits its own redraws
+        if bar is not None:
+            bar.update(n - last[0])
+            last[0] = n
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        return None
+
+    return callback
 
 
 def _progress_bar(progress, total, chains):

@@ -48,6 +48,7 @@ struct HmcState {
   std::uint64_t seed = 0;
   std::uint64_t iteration = 0;  // transitions done so far, warm-up included
   std::uint64_t warmup = 0;     // warm-up transitions of this run
+  std::uint64_t chain_offset = 0;  // global index of chain 0 (its random stream's key; see rng.hpp)
   std::vector<double> position;     // chains x dim
   std::vector<double> step_size;    // chains: the step size in use (0: not yet found)
   std::vector<double> inv_metric;   // chains x dim: diagonal inverse mass matrix

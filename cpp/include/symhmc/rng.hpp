@@ -1,6 +1,9 @@
 // Counter-based random numbers (Philox4x32-10, Salmon et al. 2011). A draw is a pure function of
 // (seed, chain, iteration, purpose, index), so results cannot depend on threads or on the order in
 // which chains are processed, and a resumed run draws exactly what the uninterrupted run would have.
+// "chain" is the chain's global index: a sampler that runs a group of chains starting at global
+// chain chain_offset keys its chain c as chain_offset + c, so a chain draws the same numbers
+// whichever group, process or machine runs it.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +18,9 @@ enum class Purpose : std::uint32_t {
 
 class Philox {
  public:
-  explicit Philox(std::uint64_t seed) : k0_(std::uint32_t(seed)), k1_(std::uint32_t(seed >> 32)) {}
+  explicit Philox(std::uint64_t seed, std::uint64_t chain_offset = 0)
+      : k0_(std::uint32_t(seed)), k1_(std::uint32_t(seed >> 32)), chain_offset_(chain_offset) {}
+  std::uint64_t chain_offset() const { return chain_offset_; }
 
   // Four 32-bit words for counter (a, b, c, d).
   void block(std::uint32_t a, std::uint32_t b, std::uint32_t c, std::uint32_t d, std::uint32_t out[4]) const {
@@ -36,13 +41,14 @@ class Philox {
 
  private:
   std::uint32_t k0_, k1_;
+  std::uint64_t chain_offset_;
 };
 
 // The random stream of one (chain, iteration, purpose): uniforms and standard normals by index.
 class Stream {
  public:
   Stream(const Philox& gen, std::uint64_t chain, std::uint64_t iteration, Purpose purpose)
-      : gen_(gen), chain_(std::uint32_t(chain)),
+      : gen_(gen), chain_(std::uint32_t(gen.chain_offset() + chain)),
         iter_lo_(std::uint32_t(iteration)),
         tag_(std::uint32_t(purpose) << 24 | (std::uint32_t(iteration >> 32) & 0xFFFFFFu)) {}
 

@@ -26,6 +26,7 @@ struct TemperingSettings {
 // The exchange state besides the HMC state of the chains x replicas points.
 struct TemperingState {
   std::size_t chains = 0, replicas = 0;
+  std::uint64_t chain_offset = 0;             // global index of chain 0 (its swaps' random key)
   std::vector<double> betas;                  // replicas, increasing from 0 to 1
   std::vector<std::int64_t> replica_at;       // chains x replicas: which replica label sits at each beta
   std::vector<std::int8_t> trip;              // chains x replicas (by label): 0 none, 1 left beta=0, 2 reached 1
