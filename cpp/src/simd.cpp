@@ -57,6 +57,10 @@ struct X86Features {
 #endif
   }
 };
+const X86Features& x86() {
+  static const X86Features f;
+  return f;
+}
 #endif
 
 #if defined(SYMHMC_HAVE_NEON_KERNELS)
@@ -74,14 +78,10 @@ bool cpu_has(Isa isa) {
     case Isa::scalar:
       return true;
 #if defined(SYMHMC_HAVE_X86_KERNELS)
-    case Isa::avx2: {
-      static const X86Features f;
-      return f.avx2 && f.fma;
-    }
-    case Isa::avx512: {
-      static const X86Features f;
-      return f.avx512f && f.avx512dq && f.avx512vl && f.fma;
-    }
+    case Isa::avx2:
+      return x86().avx2 && x86().fma;
+    case Isa::avx512:
+      return x86().avx512f && x86().avx512dq && x86().avx512vl && x86().fma;
 #endif
 #if defined(SYMHMC_HAVE_NEON_KERNELS)
     case Isa::neon:
