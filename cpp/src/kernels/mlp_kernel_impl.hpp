@@ -34,7 +34,7 @@ constexpr int kTileRows = 6, kTileVecs = 4;  // 24 accumulators of 32 registers
 #elif defined(__AVX2__)
 constexpr int kTileRows = 4, kTileVecs = 3;  // 12 accumulators of 16 registers
 #elif defined(SYMHMC_KERNEL_NEON)
-constexpr int kTileRows = 6, kTileVecs = 4;  // 24 accumulators of 32 registers
+constexpr int kTileRows = 5, kTileVecs = 4;  // 20 accumulators, 4 + 5 operands: 32 registers (6 x 4 spills)
 #else
 constexpr int kTileRows = 2, kTileVecs = 2;
 #endif
