@@ -5,6 +5,7 @@ Usage::
 
     symhmc run --hidden 20 --chains 4 --draws 500 --warmup 500          # built-in demo data
     symhmc run --data houses.csv --target price --features area,rooms --hidden 50
+    symhmc run --hidden 20 --plot pictures                               # also trace/predictive/modes PNGs
     python -m symhmc run --help                                          # every option
 
 ``symhmc run`` builds ``BayesianMLP(X, y, ...)``, runs ``sample(...)``, prints the diagnostics table
@@ -91,6 +92,7 @@ replaced); a directory or a special file (such as /dev/null) is refused.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -293,6 +295,10 @@ def _build_parser() -> argparse.ArgumentParser:
     g = run.add_argument_group("output")
     g.add_argument("--out", metavar="FILE", default=DEFAULT_OUT, help=f"output .npz file (default: {DEFAULT_OUT})")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--plot", metavar="DIR", default=None,
+                   help="also write pictures as PNG into DIR (created if missing): trace.png (raw against "
+                        "canonical weights), predictive.png (one feature), modes.png; in the model's "
+                        "(standardized) units; needs matplotlib")
     return parser
 
 
@@ -327,6 +333,7 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
 
     t_start = time.perf_counter()
     out = _check_out(args.out)
+    plot_dir = None if args.plot is None else _check_plot_dir(args.plot)
     if args.sort_key is not None and args.canonicalize is False:
         raise UsageError("--sort-key: only meaningful with --canonicalize")
     if args.canonicalize and not args.hidden:
@@ -381,6 +388,11 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
         symmetry_options["canonicalize"] = args.canonicalize
     if args.sort_key is not None:
         symmetry_options["sort_key"] = args.sort_key
+    # The trace picture compares raw and canonical weights of the same run: sample unrelabeled and
+    # relabel after, which gives bitwise the draws the sampler would have stored (docs/design.md).
+    relabel_after = plot_dir is not None and symmetry_options.get("canonicalize", not model.symmetry.trivial)
+    if relabel_after:
+        symmetry_options = dict(canonicalize=False)
     with _options_named():
         result = sh.sample(
             model, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
@@ -388,6 +400,10 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
             kernel=args.kernel, n_steps=args.n_steps, max_tree_depth=args.max_tree_depth,
             target_accept=args.target_accept, **symmetry_options,
         )
+    raw = None
+    if relabel_after:
+        raw, result = result, copy.copy(result)
+        result.draws, result.canonical = sh.canonicalize(model, raw.draws, key=args.sort_key), True
     ctrl_c.hold()
     interrupted = bool(result.partial)
     if interrupted:
@@ -460,6 +476,8 @@ def _run(args, argv: List[str], ctrl_c: "_CtrlC") -> int:
           f"({rate:,.0f} per second, all chains), {timing['gradient_seconds']:.2f} s in gradients; "
           f"step size {_fmt_range(result.step_size)}")
     print(_trajectory_line(result, args))
+    if plot_dir is not None:
+        print(_write_plots(plot_dir, result, raw))
     total = time.perf_counter() - t_start
     print(f"wrote {out} ({result.chains} chains x {result.n_draws} draws x {model.n_params} parameters); "
           f"total {total:.2f} s")
@@ -576,6 +594,46 @@ def _check_out(path: str) -> str:
     if not os.access(parent, os.W_OK):
         raise UsageError(f"--out: directory {parent} is not writable")
     return full
+
+
+def _check_plot_dir(path: str) -> str:
+    """The directory for --plot, created if missing; matplotlib checked before any sampling."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError('--plot: needs matplotlib (pip install "symhmc[plot]")') from None
+    matplotlib.use("Agg")  # files only, no window
+    full = os.path.abspath(os.path.expanduser(path))
+    try:
+        os.makedirs(full, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--plot: cannot create directory {full} ({exc.strerror})") from None
+    if not os.access(full, os.W_OK):
+        raise UsageError(f"--plot: directory {full} is not writable")
+    return full
+
+
+def _write_plots(plot_dir: str, result, raw) -> str:
+    """Writes the pictures that apply to this run (each atomically); returns a line saying which."""
+    import matplotlib.pyplot as plt
+
+    if result.n_draws < 4:
+        return f"plots: skipped ({result.n_draws} draws per chain, need at least 4)"
+    pictures = {"modes.png": lambda: result.plot_modes()}
+    if raw is not None or (not result.canonical and not result.target.symmetry.trivial):
+        pictures["trace.png"] = lambda: result.plot_trace(raw=raw)
+    if result.target.layer_sizes[0] == 1:
+        pictures["predictive.png"] = lambda: result.plot_predictive()
+    written = []
+    for name, draw in sorted(pictures.items()):
+        fig = draw()
+        try:
+            with atomic_file(os.path.join(plot_dir, name)) as tmp:
+                fig.savefig(tmp, format="png", dpi=100)
+        finally:
+            plt.close(fig)
+        written.append(name)
+    return f"plots: wrote {', '.join(written)} in {plot_dir}"
 
 
 def _write_npz(path: str, payload: Dict[str, np.ndarray]) -> None:

@@ -324,6 +324,32 @@ class SampleResult:
             mean, sd, q = mean[:, 0], sd[:, 0], q[..., 0]
         return {"mean": mean, "sd": sd, "quantiles": q, "probs": probs}
 
+    # -- pictures (matplotlib; the drawing lives in _plot.py) -----------------------------------
+    def plot_trace(self, raw=None, params=None, sort_key=None):
+        """Raw against canonical weights of this run, per chain; see :func:`symhmc._plot.plot_trace`
+        (a canonical result needs ``raw``, the same call with ``canonicalize=False``)."""
+        from ._plot import plot_trace
+
+        return plot_trace(self, raw=raw, params=params, sort_key=sort_key)
+
+    def plot_predictive(self, X_grid=None, level=0.9):
+        """Posterior predictive band with the data; see :func:`symhmc._plot.plot_predictive`."""
+        from ._plot import plot_predictive
+
+        return plot_predictive(self, X_grid=X_grid, level=level)
+
+    def plot_tempering(self):
+        """Schedule, swap rates per pair and round trips over time; see :func:`symhmc._plot.plot_tempering`."""
+        from ._plot import plot_tempering
+
+        return plot_tempering(self)
+
+    def plot_modes(self, X_grid=None, tol=0.1, **options):
+        """The mode census drawn as functions; see :func:`symhmc._plot.plot_modes`."""
+        from ._plot import plot_modes
+
+        return plot_modes(self, X_grid=X_grid, tol=tol, **options)
+
     # -- export ----------------------------------------------------------------------------------
     def to_arviz(self):
         """ArviZ InferenceData: one posterior variable per layer block (W1, b1, ...) and standard

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._native import core
 from ._result import SampleResult, SamplerState
-from ._tempering import PILOT_REPLICAS, Tempering, TemperingReport, pilot_schedule
+from ._tempering import HISTORY_POINTS, PILOT_REPLICAS, Tempering, TemperingHistory, TemperingReport, pilot_schedule
 from ._seed import init_generator, seed_key
 from ._storage import available_memory, free_disk, gb, output_path, remove_quietly, temp_file
 from ._validation import UINT64_MAX, as_float_array, check_bool, check_int, check_threads
@@ -367,10 +367,10 @@ def _sample_tempered(run, target, tempering, state, seed, init, settings, symmet
     draws_all = None
     if tempering.store == "all":
         draws_all = np.empty((chains, run.n_draws, R, P), dtype=target.dtype)
+    history = TemperingHistory.start(hmc_raw, pt_raw)
     report = run.execute(
-        lambda n_t, cb: core.run_tempering(
-            target._core, hmc_raw, pt_raw, settings, tempering.adapt, tempering.swap == "reversible", n_t,
-            run.thin, run.draws, run.stats, draws_all, trace, 0, cb, symmetry),
+        lambda n_t, cb: _run_tempering_segments(target, hmc_raw, pt_raw, settings, tempering, n_t, run, draws_all,
+                                                trace, cb, symmetry, history),
         n,
     )
     pt_state = report["tempering_state"]
@@ -379,7 +379,7 @@ def _sample_tempered(run, target, tempering, state, seed, init, settings, symmet
     accept = np.asarray(pt_state["accept_sum"]) / max(float(pt_state["accept_count"]), 1.0)
     tempering_report = TemperingReport(
         betas=betas, swap_acceptance=accept, round_trips=np.asarray(pt_state["round_trips"]) - trips_before,
-        seconds=run.seconds, n_pilot_replicas=pilot_replicas, loglik_trace=trace,
+        seconds=run.seconds, n_pilot_replicas=pilot_replicas, loglik_trace=trace, history=history,
     )
     last = SamplerState(report["hmc_state"], target, settings, tempering=tempering, tempering_raw=pt_state)
     written = int(report["written"])
@@ -387,6 +387,41 @@ def _sample_tempered(run, target, tempering, state, seed, init, settings, symmet
     if draws_all is not None:
         extra["replica_draws"] = draws_all[:, :written]
     return run.result(report, last, symmetry is not None, **extra)
+
+
+def _run_tempering_segments(target, hmc_raw, pt_raw, settings, tempering, n_transitions, run, draws_all, trace, cb,
+                            symmetry, history):
+    """Runs the tempering transitions in up to HISTORY_POINTS segments, recording the schedule and the
+    round trips after each (``TemperingReport.history``). A run continues bitwise from its state, so
+    the draws are those of one uninterrupted call. Returns the merged report of the segments."""
+    C, P = run.chains, target.n_params
+    bounds = np.unique(np.linspace(0, n_transitions, HISTORY_POINTS + 1).round().astype(np.int64))
+    merged = dict(transitions=0, written=0, trace_written=0, gradient_seconds=0.0, gradient_evaluations=0,
+                  interrupted=False, hmc_state=hmc_raw, tempering_state=pt_raw)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        # The core fills its output arrays from the start: give each segment its own, copied after.
+        room = int(b - a) // run.thin + 1
+        draws = np.empty((C, room, P), dtype=run.draws.dtype)
+        stats = np.zeros((C, room), dtype=run.stats.dtype)
+        seg_all = None if draws_all is None else np.empty((C, room) + draws_all.shape[2:], dtype=draws_all.dtype)
+        done = merged["transitions"]
+        report = core.run_tempering(
+            target._core, merged["hmc_state"], merged["tempering_state"], settings, tempering.adapt,
+            tempering.swap == "reversible", int(b - a), run.thin, draws, stats, seg_all, trace,
+            merged["trace_written"], None if cb is None else (lambda k: cb(done + k)), symmetry)
+        w0, w = merged["written"], int(report["written"])
+        run.draws[:, w0:w0 + w] = draws[:, :w]
+        run.stats[:, w0:w0 + w] = stats[:, :w]
+        if draws_all is not None:
+            draws_all[:, w0:w0 + w] = seg_all[:, :w]
+        for key in ("transitions", "written", "gradient_seconds", "gradient_evaluations"):
+            merged[key] += report[key]
+        for key in ("trace_written", "interrupted", "hmc_state", "tempering_state"):
+            merged[key] = report[key]
+        history.record(report["hmc_state"], report["tempering_state"])
+        if report["interrupted"]:
+            break
+    return merged
 
 
 def _pilot_betas(run, target, tempering, chains, key, settings):

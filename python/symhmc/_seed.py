@@ -1,4 +1,4 @@
-"""Seeds as SPEC 7 asks: None, an int, a SeedSequence or a Generator, reduced to one 64-bit key."""
+"""Seeds as Scientific Python SPEC 7 asks: None, an int, a SeedSequence or a Generator, reduced to one 64-bit key."""
 
 from __future__ import annotations
 

@@ -13,10 +13,11 @@ import numpy as np
 from ._native import core
 from ._validation import as_float_array, check_int
 
-__all__ = ["Tempering", "TemperingReport", "laplace_log_evidence"]
+__all__ = ["Tempering", "TemperingHistory", "TemperingReport", "laplace_log_evidence"]
 
 PILOT_REPLICAS = 12
 MAX_REPLICAS = 64
+HISTORY_POINTS = 32  # records of the schedule and round trips over a run (TemperingHistory)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,34 @@ class Tempering:
 
 
 @dataclass
+class TemperingHistory:
+    """The schedule and the round trips over one ``sample()`` call, recorded at its start and after
+    each of up to ``HISTORY_POINTS`` equal segments of its transitions: ``iteration`` (records,),
+    transitions done so far, warm-up included; ``betas`` (records, replicas); ``round_trips``
+    (records, chains), counted from the start of the call; ``warmup`` the warm-up length."""
+
+    iteration: np.ndarray
+    betas: np.ndarray
+    round_trips: np.ndarray
+    warmup: int
+    trips_before: np.ndarray = field(repr=False)  # the state's round-trip counts when the call began
+
+    @classmethod
+    def start(cls, hmc_raw: dict, pt_raw: dict) -> "TemperingHistory":
+        trips = np.array(pt_raw["round_trips"], dtype=np.int64)
+        history = cls(np.empty(0, np.int64), np.empty((0, len(pt_raw["betas"]))), np.empty((0, trips.size), np.int64),
+                      int(hmc_raw["warmup"]), trips)
+        history.record(hmc_raw, pt_raw)
+        return history
+
+    def record(self, hmc_raw: dict, pt_raw: dict) -> None:
+        self.iteration = np.append(self.iteration, int(hmc_raw["iteration"]))
+        self.betas = np.vstack([self.betas, np.asarray(pt_raw["betas"], dtype=np.float64)])
+        trips = np.asarray(pt_raw["round_trips"], dtype=np.int64) - self.trips_before
+        self.round_trips = np.vstack([self.round_trips, trips])
+
+
+@dataclass
 class TemperingReport:
     """Diagnostics of a tempered run's sampling phase (this call's, for a resumed run).
 
@@ -92,6 +121,7 @@ class TemperingReport:
     seconds: float
     n_pilot_replicas: Optional[int] = None
     loglik_trace: Optional[np.ndarray] = field(default=None, repr=False)  # (chain, transition, replica)
+    history: Optional[TemperingHistory] = field(default=None, repr=False)  # schedule and round trips over time
     _evidence: Optional[tuple] = field(default=None, repr=False)
 
     @property
