@@ -23,7 +23,7 @@ def test_simd_info():
     info = sh.simd_info()
     assert isinstance(info, dict)
     assert {"active", "compiled", "supported"} <= set(info)
-    known = {"scalar", "avx2", "avx512"}
+    known = {"scalar", "avx2", "avx512", "neon"}
     assert isinstance(info["active"], str) and info["active"] in known
     for key in ("compiled", "supported"):
         assert all(isinstance(k, str) and k in known for k in info[key]), info[key]

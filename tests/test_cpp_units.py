@@ -1,5 +1,6 @@
 """The sampler's roles tested on their own in C++ (cpp/tests): integrator, adapters, static HMC and
-NUTS, each an installed program that exits non-zero on failure."""
+NUTS, each an installed program that exits non-zero on failure; and the SIMD kernels against the scalar
+one, threads and a known posterior (the same program runs under qemu for aarch64: test_aarch64.py)."""
 
 import subprocess
 
@@ -7,7 +8,7 @@ import pytest
 
 from helpers import installed_program
 
-ROLES = ["integrator", "adaptation", "static_hmc", "nuts"]
+ROLES = ["integrator", "adaptation", "static_hmc", "nuts", "kernels"]
 
 
 @pytest.mark.parametrize("role", ROLES)

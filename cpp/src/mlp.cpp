@@ -26,6 +26,9 @@ const kernels::KernelSet<double>& kernel_set<double>(Isa isa) {
     case Isa::avx512: return kernels::avx512::kernel_set_f64();
     case Isa::avx2: return kernels::avx2::kernel_set_f64();
 #endif
+#if defined(SYMHMC_HAVE_NEON_KERNELS)
+    case Isa::neon: return kernels::neon::kernel_set_f64();
+#endif
     default: return kernels::scalar::kernel_set_f64();
   }
 }
@@ -35,6 +38,9 @@ const kernels::KernelSet<float>& kernel_set<float>(Isa isa) {
 #if defined(SYMHMC_HAVE_X86_KERNELS)
     case Isa::avx512: return kernels::avx512::kernel_set_f32();
     case Isa::avx2: return kernels::avx2::kernel_set_f32();
+#endif
+#if defined(SYMHMC_HAVE_NEON_KERNELS)
+    case Isa::neon: return kernels::neon::kernel_set_f32();
 #endif
     default: return kernels::scalar::kernel_set_f32();
   }

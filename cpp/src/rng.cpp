@@ -16,6 +16,9 @@ BoxMuller box_muller_kernel(Isa isa) {
     case Isa::avx512: return kernels::avx512::box_muller;
     case Isa::avx2: return kernels::avx2::box_muller;
 #endif
+#if defined(SYMHMC_HAVE_NEON_KERNELS)
+    case Isa::neon: return kernels::neon::box_muller;
+#endif
     default: return kernels::scalar::box_muller;
   }
 }

@@ -11,12 +11,13 @@ __all__ = ["simd_info", "set_simd"]
 
 
 def simd_info() -> Dict[str, Union[str, List[str]]]:
-    """{'active', 'best', 'compiled', 'supported'}: kernel names among 'scalar', 'avx2', 'avx512'."""
+    """{'active', 'best', 'compiled', 'supported'}: kernel names among 'scalar', 'avx2', 'avx512' (x86-64)
+    and 'neon' (aarch64)."""
     return dict(core.simd_info())
 
 
 def set_simd(name: str) -> str:
-    """Forces a kernel set ('scalar', 'avx2', 'avx512', or 'auto' for the best); returns the previous one.
+    """Forces a kernel set ('scalar', 'avx2', 'avx512', 'neon', or 'auto' for the best); returns the previous one.
 
     The environment variable SYMHMC_SIMD does the same at import.
     """

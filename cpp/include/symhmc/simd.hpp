@@ -6,7 +6,7 @@
 
 namespace symhmc {
 
-enum class Isa { scalar = 0, avx2 = 1, avx512 = 2 };
+enum class Isa { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
 
 const char* isa_name(Isa isa);
 bool isa_from_name(const std::string& name, Isa* out);  // false for an unknown name

@@ -17,6 +17,9 @@
 #if defined(__AVX__)
 #include <immintrin.h>
 #endif
+#if defined(SYMHMC_KERNEL_NEON)
+#include <arm_neon.h>
+#endif
 
 #include "kernels/kernels.hpp"
 
@@ -30,6 +33,8 @@ namespace SYMHMC_KERNEL_NS {
 constexpr int kTileRows = 6, kTileVecs = 4;  // 24 accumulators of 32 registers
 #elif defined(__AVX2__)
 constexpr int kTileRows = 4, kTileVecs = 3;  // 12 accumulators of 16 registers
+#elif defined(SYMHMC_KERNEL_NEON)
+constexpr int kTileRows = 5, kTileVecs = 4;  // 20 accumulators, 4 + 5 operands: 32 registers (6 x 4 spills)
 #else
 constexpr int kTileRows = 2, kTileVecs = 2;
 #endif

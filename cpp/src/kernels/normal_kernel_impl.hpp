@@ -4,6 +4,9 @@
 #if defined(__AVX__)
 #include <immintrin.h>
 #endif
+#if defined(SYMHMC_KERNEL_NEON)
+#include <arm_neon.h>
+#endif
 
 #include "kernels/kernels.hpp"
 

@@ -12,6 +12,8 @@
 constexpr int kVectorBytes = 64;
 #elif defined(__AVX2__)
 constexpr int kVectorBytes = 32;
+#elif defined(SYMHMC_KERNEL_NEON)  // not __ARM_NEON: every aarch64 build has it, the scalar kernel too
+constexpr int kVectorBytes = 16;
 #else
 constexpr int kVectorBytes = 0;  // scalar: one lane
 #endif
@@ -79,6 +81,12 @@ struct Simd {
     if constexpr (W * sizeof(T) == 32) {
       if constexpr (is_double) return cast<V>(_mm256_sqrt_pd(cast<__m256d>(x)));
       else return cast<V>(_mm256_sqrt_ps(cast<__m256>(x)));
+    }
+#endif
+#if defined(SYMHMC_KERNEL_NEON)
+    if constexpr (W * sizeof(T) == 16) {
+      if constexpr (is_double) return cast<V>(vsqrtq_f64(cast<float64x2_t>(x)));
+      else return cast<V>(vsqrtq_f32(cast<float32x4_t>(x)));
     }
 #endif
     V r;
