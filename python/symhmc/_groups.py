@@ -232,6 +232,8 @@ def _merged_result(merged, results, opts, sizes, seconds):
     offset = 0
     for r, size in zip(results, sizes):
         merged.draws[offset: offset + size, :written] = r.draws[:, :written]
+        if merged.precisions is not None:  # hierarchical priors
+            merged.precisions[offset: offset + size, :written] = r.precisions[:, :written]
         for field, name in STAT_NAMES.items():
             merged.stats[field][offset: offset + size, :written] = r.stats[name][:, :written]
         offset += size

@@ -32,6 +32,7 @@ STAT_NAMES = {  # core field -> ArviZ sample_stats name
 }
 
 KERNELS = {"hmc": 0, "nuts": 1}
+HIERARCHICAL = ("gibbs", "marginal")
 
 # Memory per point (a chain, or a replica of a chain) and parameter that the compiled sampler and
 # its Python copies of the state hold: about 25 doubles (positions, gradients, metric, adaptation).
@@ -65,6 +66,7 @@ def sample(
     chain_groups=None,
     checkpoint: Union[None, str, os.PathLike] = None,
     checkpoint_every=None,
+    hierarchical: str = "gibbs",
 ) -> SampleResult:
     """Hamiltonian Monte Carlo for ``chains`` chains advancing in lockstep.
 
@@ -144,6 +146,13 @@ def sample(
         its own file next to it (``checkpoint + ".group<g>"``).
     checkpoint_every : an int (transitions), a float or ``datetime.timedelta`` (seconds) between
         checkpoints; default every 60 seconds.
+    hierarchical : how a hierarchical prior's precisions are sampled (``BayesianMLP(...,
+        prior="hierarchical")``). "gibbs": HMC moves the weights given the precisions, and exact
+        conjugate Gibbs steps draw the precisions given the weights between transitions (Neal's
+        scheme). "marginal": HMC moves the weights under their marginal prior (precisions integrated
+        out, a Student t per group), and each kept point's precisions are drawn given it, for the
+        record only. Both are exact; on Neal's regression example "marginal" diverged 2-6 times less
+        often, with no clear winner in ESS per gradient (docs/design.md).
 
     Ctrl-C stops sampling cleanly, within a transition (about 20 ms) however long it is; the result
     then holds the draws made so far (``partial=True``) and its ``last_state`` continues from the
@@ -197,6 +206,8 @@ def sample(
     if isinstance(max_energy_error, bool) or not isinstance(max_energy_error, numbers.Real) or not max_energy_error > 0:
         raise ValueError(f"max_energy_error: expected a positive number, got {max_energy_error!r}")
     check_bool(adapt_metric, "adapt_metric")
+    if not isinstance(hierarchical, str) or hierarchical not in HIERARCHICAL:
+        raise ValueError(f"hierarchical: expected 'gibbs' or 'marginal', got {hierarchical!r}")
     check_bool(progress, "progress")
     P = target.n_params
     _symmetry_for(target, canonicalize, sort_key)  # refused here, before any group starts
@@ -207,6 +218,7 @@ def sample(
         target_accept=float(target_accept), max_energy_error=float(max_energy_error),
         initial_step_size=float(step_size or 0.0),
         adapt_step_size=True, adapt_metric=bool(adapt_metric), threads=threads or 0,
+        marginal_precisions=hierarchical == "marginal",
     )
     point_bytes = POINT_BYTES * P
     if kernel == "nuts":  # each chain's tree keeps about 5 points per level
@@ -258,7 +270,7 @@ def _sample_hmc(run, job, symmetry):
     def segment(n, callback, written):
         nonlocal raw
         report = core.run_hmc(target._core, raw, job.settings, n, run.thin, run.draws, run.stats, written,
-                              callback, symmetry)
+                              callback, symmetry, run.precisions)
         raw = report["state"]
         return report
 
@@ -297,6 +309,8 @@ class _Run:
                 self.discard()
                 raise
         self.stats = np.zeros((chains, draws), dtype=core.draw_stats_dtype())
+        groups = len(getattr(target, "_groups", ()))  # hierarchical priors: every draw's precisions
+        self.precisions = np.full((chains, draws, groups), np.nan) if groups else None
         self.seconds = 0.0
         self.extra_gradient_evaluations = 0  # e.g. a tempering pilot run
         self.totals = dict(gradient_seconds=0.0, gradient_evaluations=0, transitions=0)
@@ -316,6 +330,8 @@ class _Run:
         w = self.written = int(saved["written"])
         self.draws[:, :w] = saved["draws"]
         self.stats[:, :w] = saved["stats"]
+        if self.precisions is not None:
+            self.precisions[:, :w] = saved["precisions"]
         self.seconds = float(saved["seconds"])
         self.extra_gradient_evaluations = int(saved["extra_gradient_evaluations"])
         self.totals = dict(saved["totals"])
@@ -426,6 +442,7 @@ class _Run:
         self.checkpointer.save(dict(
             resumable, written=written, draws=np.array(self.draws[:, :written]),
             stats=self.stats[:, :written].copy(), seconds=self.seconds,
+            precisions=None if self.precisions is None else self.precisions[:, :written].copy(),
             extra_gradient_evaluations=self.extra_gradient_evaluations, totals=dict(self.totals),
         ))
 
@@ -442,6 +459,7 @@ class _Run:
             warmup=self.warmup,
             thin=self.thin,
             canonical=canonical,
+            precisions=None if self.precisions is None else self.precisions[:, :written],
             timing=dict(
                 seconds=self.seconds,
                 gradient_seconds=float(report["gradient_seconds"]),
@@ -514,7 +532,8 @@ def _sample_tempered(run, job, symmetry):
             report = core.run_tempering(
                 target._core, hmc_raw, pt_raw, settings, tempering.adapt, tempering.swap == "reversible", k,
                 run.thin, run.draws, run.stats, draws_all, trace, trace_written,
-                None if callback is None else (lambda i: callback(done + i)), symmetry, written=written)
+                None if callback is None else (lambda i: callback(done + i)), symmetry, written=written,
+                precisions=run.precisions)
             hmc_raw, pt_raw, trace_written = report["hmc_state"], report["tempering_state"], int(report["trace_written"])
             written = int(report["written"])
             for name in merged:

@@ -23,7 +23,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError('symhmc.sklearn needs scikit-learn >= 1.6: pip install "symhmc[sklearn]"') from exc
 
-from ._model import BayesianMLP
+from ._model import DEFAULT_HYPERPRIOR, BayesianMLP
 from ._sample import sample
 
 __all__ = ["BayesianMLPClassifier", "BayesianMLPRegressor"]
@@ -53,7 +53,7 @@ class _BayesianMLPEstimator(BaseEstimator):
         model = BayesianMLP(
             X, y, hidden=self.hidden, activation=self.activation, likelihood=likelihood,
             prior_scale=self.prior_scale, bias_scale=self.bias_scale, fan_in=self.fan_in, dtype=self.dtype,
-            threads=self.threads, **model_args,
+            threads=self.threads, prior=self.prior, ard=self.ard, hyperprior=self.hyperprior, **model_args,
         )
         result = sample(
             model, chains=self.chains, draws=self.draws, warmup=self.warmup, seed=self._seed(self.random_state),
@@ -62,6 +62,7 @@ class _BayesianMLPEstimator(BaseEstimator):
             step_jitter=self.step_jitter, length_jitter=self.length_jitter, max_energy_error=self.max_energy_error,
             adapt_metric=self.adapt_metric, canonicalize=self.canonicalize, sort_key=self.sort_key,
             tempering=self.tempering, executor=self.executor, chain_groups=self.chain_groups,
+            hierarchical=self.hierarchical,
         )
         # An estimator is fitted or not: a run stopped by Ctrl-C (sample() returns what it has) is
         # not a fit, and neither is one without draws.
@@ -117,7 +118,8 @@ class BayesianMLPRegressor(RegressorMixin, _BayesianMLPEstimator):
                  warmup=1000, thin=1, kernel="hmc", n_steps=None, max_tree_depth=10, step_size=None,
                  target_accept=0.8, step_jitter=0.1, length_jitter=0.2, max_energy_error=1000.0, adapt_metric=True,
                  canonicalize=None, sort_key=None, tempering=None, threads=None, progress=False, executor=None,
-                 chain_groups=None, random_state=None):
+                 chain_groups=None, random_state=None, prior="fixed", ard=False, hyperprior=DEFAULT_HYPERPRIOR,
+                 hierarchical="gibbs"):
         _keep_parameters(self, locals())
 
     def __sklearn_tags__(self):
@@ -191,7 +193,8 @@ class BayesianMLPClassifier(ClassifierMixin, _BayesianMLPEstimator):
                  dtype="float64", chains=4, draws=1000, warmup=1000, thin=1, kernel="hmc", n_steps=None,
                  max_tree_depth=10, step_size=None, target_accept=0.8, step_jitter=0.1, length_jitter=0.2,
                  max_energy_error=1000.0, adapt_metric=True, canonicalize=None, sort_key=None, tempering=None,
-                 threads=None, progress=False, executor=None, chain_groups=None, random_state=None):
+                 threads=None, progress=False, executor=None, chain_groups=None, random_state=None, prior="fixed",
+                 ard=False, hyperprior=DEFAULT_HYPERPRIOR, hierarchical="gibbs"):
         _keep_parameters(self, locals())
 
     def fit(self, X, y):

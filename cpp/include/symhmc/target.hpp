@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "symhmc/gibbs.hpp"
+
 namespace symhmc {
 
 template <class T>
@@ -35,6 +37,31 @@ class Target {
                         int threads) const {
     (void)x, (void)K, (void)log_ref, (void)log_lik, (void)grad_ref, (void)grad_lik, (void)threads;
     throw std::logic_error("this target cannot be split into reference and likelihood");
+  }
+
+  // Hierarchical priors (gibbs.hpp): the groups of coordinates whose prior precisions the sampler
+  // draws by Gibbs steps, per chain; empty for a fixed prior. The *_given calls evaluate the density
+  // with the precisions given: point k uses row slots[k] (k when slots is null) of `precisions` (one
+  // row of precision_groups().size() values per slot), and the log reference then includes the
+  // hyperprior's log density of those precisions, so that it stays a normalized joint prior. Null
+  // precisions mean the plain calls above.
+  virtual const std::vector<PrecisionGroup>& precision_groups() const {
+    static const std::vector<PrecisionGroup> none;
+    return none;
+  }
+  virtual void logp_grad_given(const T* x, const std::size_t* slots, std::size_t K, const double* precisions,
+                               T* logp, T* grad, int threads) const {
+    if (precisions) throw std::logic_error("this target has no precision groups");
+    if (slots)
+      logp_grad_slots(x, slots, K, logp, grad, threads);
+    else
+      logp_grad(x, K, logp, grad, threads);
+  }
+  virtual void evaluate_given(const T* x, const std::size_t* slots, std::size_t K, const double* precisions,
+                              T* log_ref, T* log_lik, T* grad_ref, T* grad_lik, int threads) const {
+    (void)slots;
+    if (precisions) throw std::logic_error("this target has no precision groups");
+    evaluate(x, K, log_ref, log_lik, grad_ref, grad_lik, threads);
   }
 };
 
