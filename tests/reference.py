@@ -14,6 +14,12 @@ Contract summary (the authoritative text is the docstring of symhmc.BayesianMLP)
   (``= prior_scale_l`` when ``bias_scale is None``; never divided by the fan-in);
   ``s ~ Normal(noise_prior[0], noise_prior[1]^2)`` when the noise is inferred;
 * likelihoods, fully normalized: gaussian, bernoulli (logit output), categorical (softmax output).
+* ``prior="hierarchical"``: groups (W_l of every layer, or with ``ard`` each input's row of W_1; b_l of
+  every hidden layer) share a precision tau ~ Gamma(alpha/2, rate alpha omega^2/2) from FBM's
+  (width omega, shape alpha), omega divided by sqrt(d_{l-1}) for W_l with l >= 2; output biases keep
+  Normal(0, bias_scale_L^2); an inferred noise has its precision exp(-2 s) ~ Gamma of the same kind.
+  Given per-group precisions the prior is Gaussian times the hyperprior density; without them the
+  precisions are integrated out (a Student t per group).
 
 Public helpers:
 
@@ -48,6 +54,7 @@ __all__ = [
     "ref_logp",
     "ref_logp_and_grad",
     "ref_predict",
+    "ref_hier_groups",
     "RefMLP",
 ]
 
@@ -213,6 +220,67 @@ def ref_prior_sds(layer_sizes, prior_scale: Any = 1.0, bias_scale: Any = None,
     return out
 
 
+def _fbm_gamma(width: float, shape: float) -> tuple[float, float]:
+    """Precision ~ Gamma(shape alpha/2, rate alpha omega^2/2) for FBM's width omega and shape alpha."""
+    return shape / 2.0, shape * width**2 / 2.0
+
+
+def ref_hier_groups(layer_sizes, hyperprior=(0.05, 0.5), ard: bool = False):
+    """[(name, flat indices, gamma shape, gamma rate)] of the hierarchical prior, in the library's
+    group order (layer by layer: W_l, or W_1's rows one by one with ARD, then b_l if hidden)."""
+    s = list(layer_sizes)
+    L = len(s) - 1
+    offs, _ = _offsets(s)
+
+    def setting(name):
+        if isinstance(hyperprior, dict):
+            return hyperprior.get(name, (0.05, 0.5))
+        return hyperprior
+
+    groups = []
+    for l in range(1, L + 1):
+        sw, sb, (din, dout) = offs[l - 1]
+        omega, alpha = setting(f"W{l}")
+        if l >= 2:
+            omega = omega / math.sqrt(din)
+        a, b = _fbm_gamma(omega, alpha)
+        idx = np.arange(sw.start, sw.stop)
+        if l == 1 and ard:
+            groups += [("W1", idx.reshape(din, dout)[i], a, b) for i in range(din)]
+        else:
+            groups.append((f"W{l}", idx, a, b))
+        if l < L:
+            groups.append((f"b{l}", np.arange(sb.start, sb.stop), *_fbm_gamma(*setting(f"b{l}"))))
+    return groups
+
+
+def _log_gamma_pdf(t: float, a: float, b: float) -> float:
+    return a * math.log(b) - math.lgamma(a) + (a - 1.0) * math.log(t) - b * t
+
+
+def _hier_prior(theta, sizes, hyperprior, ard, bias_scale, prior_scale, precisions, grad):
+    """Log hierarchical prior of the network weights; adds its gradient into grad."""
+    lp = 0.0
+    for g, (_name, idx, a, b) in enumerate(ref_hier_groups(sizes, hyperprior, ard)):
+        t = theta[idx]
+        n, S = t.size, float(t @ t)
+        if precisions is None:  # Student t: int prod N(t; 0, 1/tau) Gamma(tau; a, b) dtau
+            lp += (math.lgamma(a + n / 2) - math.lgamma(a) - 0.5 * n * math.log(2 * math.pi * b)
+                   - (a + n / 2) * math.log1p(S / (2 * b)))
+            grad[idx] += -(2 * a + n) / (2 * b + S) * t
+        else:
+            tau = float(precisions[g])
+            lp += 0.5 * n * math.log(tau) - 0.5 * n * LOG_2PI - 0.5 * tau * S + _log_gamma_pdf(tau, a, b)
+            grad[idx] += -tau * t
+    L = len(sizes) - 1
+    offs, _ = _offsets(sizes)
+    sd = _per_layer(prior_scale if bias_scale is None else bias_scale, L, "bias_scale")[L - 1]
+    t = theta[offs[L - 1][1]]
+    lp += float(np.sum(-0.5 * (t / sd) ** 2)) - t.size * (math.log(sd) + 0.5 * LOG_2PI)
+    grad[offs[L - 1][1]] += -t / sd**2
+    return lp
+
+
 # ----------------------------------------------------------------------------------------------
 # forward / backward
 # ----------------------------------------------------------------------------------------------
@@ -268,8 +336,10 @@ def _likelihood(f: np.ndarray, y: Any, likelihood: str, sigma: float, log_sigma:
 def ref_logp_and_grad(theta: Any, X: Any, y: Any, hidden=(), activation: str = "tanh",
                       likelihood: str = "gaussian", noise: Any = 0.1, prior_scale: Any = 1.0,
                       bias_scale: Any = None, fan_in: bool = False, noise_prior=(0.0, 1.0),
-                      n_classes: int | None = None, **_ignored) -> tuple[float, np.ndarray]:
-    """Log posterior (all constants included) and its analytic gradient for one theta (P,)."""
+                      n_classes: int | None = None, prior: str = "fixed", ard: bool = False,
+                      hyperprior=(0.05, 0.5), precisions=None, **_ignored) -> tuple[float, np.ndarray]:
+    """Log posterior (all constants included) and its analytic gradient for one theta (P,); with a
+    hierarchical prior, given the group precisions (one per group) or with them integrated out."""
     theta = np.asarray(theta, dtype=np.float64)
     if theta.ndim != 1:
         raise ValueError("reference: ref_logp_and_grad takes a single theta (P,)")
@@ -302,6 +372,15 @@ def ref_logp_and_grad(theta: Any, X: Any, y: Any, hidden=(), activation: str = "
 
     # priors
     lp = 0.0
+    if prior == "hierarchical":
+        lp += _hier_prior(theta, sizes, hyperprior, ard, bias_scale, prior_scale, precisions, grad)
+        if infer:  # tau = exp(-2 s) ~ Gamma(a, b); the density of s carries |d tau / d s| = 2 tau
+            setting = hyperprior.get("noise", (0.05, 0.5)) if isinstance(hyperprior, dict) else hyperprior
+            a, b = _fbm_gamma(*setting)
+            tau = math.exp(-2.0 * log_sigma)
+            lp += _log_gamma_pdf(tau, a, b) + math.log(2.0 * tau)
+            grad[p_net] = dls - 2.0 * a + 2.0 * b * tau
+        return float(lp + ll), grad
     for l, (sdw, sdb) in enumerate(ref_prior_sds(sizes, prior_scale, bias_scale, fan_in), start=1):
         sw, sb, _ = offs[l - 1]
         for sl, sd in ((sw, sdw), (sb, sdb)):

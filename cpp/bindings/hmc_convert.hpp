@@ -51,6 +51,11 @@ inline py::dict state_to_dict(const HmcState& s) {
   d["adam"] = to_array(std::vector<double>{t.adam_m, t.adam_v, t.updates, t.criterion}, {4});  // m, v, updates, ChEES
   d["centre_n"] = t.centre_n;
   d["centre"] = to_array(t.centre, {C, P});
+  if (!s.precisions.empty()) {  // hierarchical priors only
+    d["precisions"] = to_array(s.precisions, {C, py::ssize_t(s.precisions.size() / s.chains)});
+    d["point_logp"] = to_array(s.point_logp, {C});
+    d["point_grad"] = to_array(s.point_grad, {C, P});
+  }
   return d;
 }
 
@@ -79,6 +84,12 @@ inline HmcState state_from_dict(const py::dict& d) {
   t.adam_m = adam[0], t.adam_v = adam[1], t.updates = adam[2], t.criterion = adam[3];
   t.centre_n = py::cast<double>(d["centre_n"]);
   t.centre = from_array<double>(d, "centre", CP);
+  if (d.contains("precisions")) {
+    auto tau = py::cast<carray<double>>(d["precisions"]);
+    s.precisions.assign(tau.data(), tau.data() + tau.size());
+    s.point_logp = from_array<double>(d, "point_logp", C);
+    s.point_grad = from_array<double>(d, "point_grad", CP);
+  }
   return s;
 }
 
@@ -149,6 +160,21 @@ inline V* output_data(py::array a, const char* name) {
   if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + ": expected a C-contiguous array");
   if (!a.writeable()) throw py::value_error(std::string(name) + ": expected a writeable array");
   return static_cast<V*>(a.mutable_data());
+}
+
+// Hierarchical priors: where the sink stores every draw's precisions, an array (chains, capacity,
+// groups) of float64 or None (then they are not stored).
+template <class T>
+inline void attach_precisions(DrawSink<T>& sink, py::object precisions, const Target<T>& target, std::size_t chains) {
+  if (precisions.is_none()) return;
+  if (!py::isinstance<py::array>(precisions)) throw py::type_error("precisions: expected a numpy array or None");
+  auto a = py::reinterpret_borrow<py::array>(precisions);
+  const std::size_t G = target.precision_groups().size();
+  if (a.ndim() != 3 || std::size_t(a.shape(0)) != chains || std::size_t(a.shape(1)) != sink.capacity ||
+      std::size_t(a.shape(2)) != G)
+    throw py::value_error("precisions: expected shape (chains, capacity, groups)");
+  sink.precisions = output_data<double>(a, "precisions");
+  sink.groups = G;
 }
 
 }  // namespace convert

@@ -3,6 +3,7 @@
 #include "symhmc/analytic.hpp"
 #include "symhmc/hmc.hpp"
 #include "hmc_convert.hpp"
+#include "symhmc/gibbs.hpp"
 
 namespace {
 using namespace symhmc;
@@ -14,7 +15,7 @@ template <class T>
 py::dict run_hmc(const Target<T>& target, const py::dict& state_in, const py::dict& settings_in,
                  std::size_t n_transitions, std::size_t thin, py::array draws,
                  py::array stats, std::size_t written, py::object progress,
-                 const Symmetry<T>* symmetry) {
+                 const Symmetry<T>* symmetry, py::object precisions) {
   HmcState state = state_from_dict(state_in);
   const HmcSettings settings = settings_from_dict(settings_in);
   if (draws.ndim() != 3 || std::size_t(draws.shape(0)) != state.chains || std::size_t(draws.shape(2)) != state.dim)
@@ -26,6 +27,7 @@ py::dict run_hmc(const Target<T>& target, const py::dict& state_in, const py::di
   sink.stats = output_data<DrawStats>(stats, "stats");
   sink.capacity = std::size_t(draws.shape(1));
   sink.written = written;
+  attach_precisions(sink, precisions, target, state.chains);
   bool interrupted = false;
   std::size_t done = 0;
   py::dict out;
@@ -54,10 +56,10 @@ void register_hmc(py::module_& m) {
   m.def("draw_stats_dtype", [] { return py::dtype::of<DrawStats>(); });
   m.def("run_hmc", &run_hmc<double>, py::arg("target"), py::arg("state"), py::arg("settings"),
         py::arg("n_transitions"), py::arg("thin"), py::arg("draws"), py::arg("stats"), py::arg("written"),
-        py::arg("progress"), py::arg("symmetry").none(true));
+        py::arg("progress"), py::arg("symmetry").none(true), py::arg("precisions") = py::none());
   m.def("run_hmc", &run_hmc<float>, py::arg("target"), py::arg("state"), py::arg("settings"),
         py::arg("n_transitions"), py::arg("thin"), py::arg("draws"), py::arg("stats"), py::arg("written"),
-        py::arg("progress"), py::arg("symmetry").none(true));
+        py::arg("progress"), py::arg("symmetry").none(true), py::arg("precisions") = py::none());
   m.def(
       "initial_state",
       [](std::size_t chains, std::size_t dim, std::uint64_t seed, std::uint64_t warmup, carray<double> init) {
@@ -65,6 +67,28 @@ void register_hmc(py::module_& m) {
         return state_to_dict(HmcSampler<double>::initial_state(chains, dim, seed, warmup, init.data()));
       },
       py::arg("chains"), py::arg("dim"), py::arg("seed"), py::arg("warmup"), py::arg("init"));
+  // n Gibbs draws of the precisions of groups [(begin, count, shape, rate), ...] given a fixed x, at
+  // iterations 0 .. n-1 of one chain: the tests compare them with the Gamma conditional.
+  m.def(
+      "_gibbs_draws",
+      [](std::vector<std::tuple<std::int64_t, std::int64_t, double, double>> spec, carray<double> x,
+         std::uint64_t seed, std::uint64_t chain, std::size_t n) {
+        std::vector<PrecisionGroup> groups;
+        for (const auto& g : spec) groups.push_back({std::get<0>(g), std::get<1>(g), std::get<2>(g), std::get<3>(g)});
+        check_precision_groups(groups, x.size());
+        const std::size_t G = groups.size();
+        py::array_t<double> out({n, G});
+        std::vector<double> grad(std::size_t(x.size()), 0.0);
+        std::vector<double> tau(G, 1.0);
+        const Philox gen(seed);
+        for (std::size_t i = 0; i < n; ++i) {
+          double logp = 0;
+          gibbs_precisions(groups, x.data(), Stream(gen, chain, i, Purpose::gibbs), tau.data(), &logp, grad.data());
+          std::copy(tau.begin(), tau.end(), out.mutable_data() + i * G);
+        }
+        return out;
+      },
+      py::arg("groups"), py::arg("x"), py::arg("seed"), py::arg("chain"), py::arg("n"));
   // The momentum normals of one (chain, iteration), for the tests of the generator.
   m.def(
       "_momentum_normals",

@@ -37,7 +37,9 @@ void register_posterior(py::module_& m, const char* name) {
   py::class_<Post, Target<T>>(m, name)
       .def(py::init([](std::vector<int> sizes, const std::string& activation, const std::string& likelihood,
                        double noise, bool infer_noise, double noise_loc, double noise_scale,
-                       std::vector<double> weight_sd, std::vector<double> bias_sd, carray<T> X, carray<T> y) {
+                       std::vector<double> weight_sd, std::vector<double> bias_sd, carray<T> X, carray<T> y,
+                       std::vector<std::tuple<std::int64_t, std::int64_t, double, double>> groups,
+                       double noise_shape, double noise_rate) {
              MlpSpec spec;
              spec.sizes = std::move(sizes);
              spec.activation = activation_from(activation);
@@ -48,6 +50,10 @@ void register_posterior(py::module_& m, const char* name) {
              spec.noise_scale = noise_scale;
              spec.weight_sd = std::move(weight_sd);
              spec.bias_sd = std::move(bias_sd);
+             for (const auto& g : groups)
+               spec.groups.push_back({std::get<0>(g), std::get<1>(g), std::get<2>(g), std::get<3>(g)});
+             spec.noise_shape = noise_shape;
+             spec.noise_rate = noise_rate;
              spec.validate();
              if (X.ndim() != 2 || X.shape(1) != spec.sizes.front())
                throw py::value_error("X: expected shape (N, d_0)");
@@ -58,9 +64,32 @@ void register_posterior(py::module_& m, const char* name) {
            }),
            py::arg("sizes"), py::arg("activation"), py::arg("likelihood"), py::arg("noise"),
            py::arg("infer_noise"), py::arg("noise_loc"), py::arg("noise_scale"), py::arg("weight_sd"),
-           py::arg("bias_sd"), py::arg("X"), py::arg("y"))
+           py::arg("bias_sd"), py::arg("X"), py::arg("y"),
+           py::arg("groups") = std::vector<std::tuple<std::int64_t, std::int64_t, double, double>>{},
+           py::arg("noise_shape") = 0.0, py::arg("noise_rate") = 0.0)
       .def_property_readonly("n_params", &Post::dim)
       .def_property_readonly("n_rows", &Post::n_rows)
+      .def_property_readonly("n_precision_groups", [](const Post& self) { return self.precision_groups().size(); })
+      .def(
+          "evaluate_given",
+          [](const Post& self, const carray<T>& theta, const carray<double>& precisions, int threads) {
+            std::size_t K;
+            const T* th = rows_of(theta, self.dim(), "theta", &K);
+            const std::size_t G = self.precision_groups().size();
+            if (G == 0) throw py::value_error("precisions: this posterior has a fixed prior");
+            if (precisions.ndim() != 2 || std::size_t(precisions.shape(0)) != K || std::size_t(precisions.shape(1)) != G)
+              throw py::value_error("precisions: expected shape (K, " + std::to_string(G) + ")");
+            py::array_t<T> lprior(K), llik(K), gprior({K, self.dim()}), glik({K, self.dim()});
+            T *a = lprior.mutable_data(), *b = llik.mutable_data(), *c = gprior.mutable_data(),
+              *d = glik.mutable_data();
+            {
+              py::gil_scoped_release release;
+              self.evaluate_given(th, nullptr, K, precisions.data(), a, b, c, d, threads);
+            }
+            return py::make_tuple(lprior, llik, gprior, glik);
+          },
+          py::arg("theta"), py::arg("precisions"), py::arg("threads") = 0,
+          "log prior (with the hyperprior) and log likelihood given per-point group precisions, and gradients")
       .def(
           "logp",
           [](const Post& self, const carray<T>& theta, int threads) {

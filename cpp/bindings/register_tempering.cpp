@@ -45,7 +45,7 @@ py::dict run_tempering(const Target<T>& target, const py::dict& hmc_state, const
                        const py::dict& settings_in, bool adapt_schedule, bool reversible, std::size_t n_transitions,
                        std::size_t thin, py::array draws, py::array stats, py::object draws_all,
                        py::array trace, std::size_t trace_written, py::object progress,
-                       const Symmetry<T>* symmetry) {
+                       const Symmetry<T>* symmetry, py::object precisions) {
   TemperingState ts = tempering_from_dict(tempering_state);
   HmcState hs = state_from_dict(hmc_state);
   const HmcSettings hmc_settings = settings_from_dict(settings_in);
@@ -72,6 +72,7 @@ py::dict run_tempering(const Target<T>& target, const py::dict& hmc_state, const
   sink.draws = output_data<T>(draws, "draws");
   sink.stats = output_data<DrawStats>(stats, "stats");
   sink.capacity = std::size_t(draws.shape(1));
+  attach_precisions(sink, precisions, target, C);
   bool interrupted = false;
   std::size_t done = 0;
   py::dict out;
@@ -109,10 +110,12 @@ void register_tempering(py::module_& m) {
     m.def(name, &run_tempering<double>, py::arg("target"), py::arg("hmc_state"), py::arg("tempering_state"),
           py::arg("settings"), py::arg("adapt_schedule"), py::arg("reversible"), py::arg("n_transitions"),
           py::arg("thin"), py::arg("draws"), py::arg("stats"), py::arg("draws_all").none(true), py::arg("trace"),
-          py::arg("trace_written"), py::arg("progress"), py::arg("symmetry").none(true));
+          py::arg("trace_written"), py::arg("progress"), py::arg("symmetry").none(true),
+          py::arg("precisions") = py::none());
     m.def(name, &run_tempering<float>, py::arg("target"), py::arg("hmc_state"), py::arg("tempering_state"),
           py::arg("settings"), py::arg("adapt_schedule"), py::arg("reversible"), py::arg("n_transitions"),
           py::arg("thin"), py::arg("draws"), py::arg("stats"), py::arg("draws_all").none(true), py::arg("trace"),
-          py::arg("trace_written"), py::arg("progress"), py::arg("symmetry").none(true));
+          py::arg("trace_written"), py::arg("progress"), py::arg("symmetry").none(true),
+          py::arg("precisions") = py::none());
   }
 }

@@ -33,6 +33,7 @@ HmcState HmcSampler<T>::initial_state(std::size_t chains, std::size_t dim, std::
 template <class T>
 HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcState state, const Symmetry<T>* symmetry)
     : target_(target),
+      groups_(target.precision_groups()),
       symmetry_(symmetry),
       settings_(settings),
       state_(std::move(state)),
@@ -62,10 +63,30 @@ HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcStat
   metric_ = DiagonalMetric(C, P, state_.inv_metric);
   z_ = Points<T>(C, P);
   for (std::size_t i = 0; i < C * P; ++i) z_.q[i] = T(state_.position[i]);
+  const std::size_t G = groups_.size();
+  if (G > 0) {
+    if (state_.precisions.empty())
+      for (std::size_t c = 0; c < C; ++c)
+        for (const PrecisionGroup& g : groups_) state_.precisions.push_back(g.shape / g.rate);
+    if (state_.precisions.size() != C * G) throw std::invalid_argument("state: precisions have the wrong size");
+    integrator_.condition_on(state_.precisions.data());  // the vector keeps its size from here on
+  }
   integrator_.evaluate(z_);
   for (std::size_t c = 0; c < C; ++c)
     if (!std::isfinite(double(z_.logp[c])))
       throw std::invalid_argument("init: chain " + std::to_string(c) + " starts where the log density is not finite");
+  if (G > 0 && state_.point_logp.size() == C && state_.point_grad.size() == C * P) {
+    // The saved values differ from a fresh evaluation by rounding only (Gibbs steps update them in
+    // place); anything more means the target changed (other data), and the fresh values stay.
+    const double tol = std::sqrt(double(std::numeric_limits<T>::epsilon()));
+    bool same = true;
+    for (std::size_t c = 0; c < C; ++c)
+      same = same && std::fabs(state_.point_logp[c] - double(z_.logp[c])) <= tol * (1 + std::fabs(double(z_.logp[c])));
+    if (same) {
+      for (std::size_t c = 0; c < C; ++c) z_.logp[c] = T(state_.point_logp[c]);
+      for (std::size_t i = 0; i < C * P; ++i) z_.grad[i] = T(state_.point_grad[i]);
+    }
+  }
   if (settings_.kernel == Kernel::nuts)
     nuts_ = std::make_unique<Nuts<T>>(C, P, settings_.max_tree_depth, settings_.max_energy_error);
   else
@@ -83,6 +104,10 @@ template <class T>
 const HmcState& HmcSampler<T>::state() {
   for (std::size_t i = 0; i < z_.q.size(); ++i) state_.position[i] = double(z_.q[i]);
   state_.inv_metric = metric_.values();
+  if (!groups_.empty()) {
+    state_.point_logp.assign(z_.logp.begin(), z_.logp.end());
+    state_.point_grad.assign(z_.grad.begin(), z_.grad.end());
+  }
   return state_;
 }
 
@@ -163,6 +188,7 @@ bool HmcSampler<T>::transition(std::uint64_t it, StopCheck& stop) {
     if (!static_hmc_->transition(z_, metric_, eps_.data(), n_steps_.data(), rng_, it, integrator_, record_, poll))
       return false;
   }
+  if (!groups_.empty()) gibbs(it);
   for (std::size_t c = 0; c < C; ++c) {
     const TransitionInfo& info = record_.info[c];
     DrawStats& s = stats_[c];
@@ -177,6 +203,16 @@ bool HmcSampler<T>::transition(std::uint64_t it, StopCheck& stop) {
     if (info.diverging) ++divergences_;
   }
   return true;
+}
+
+// The precisions' conjugate draws given the points just kept: the second half of the iteration, so
+// that an abandoned transition changes nothing.
+template <class T>
+void HmcSampler<T>::gibbs(std::uint64_t it) {
+  const std::size_t G = groups_.size();
+  for (std::size_t c = 0; c < state_.chains; ++c)
+    gibbs_precisions(groups_, z_.position(c), Stream(rng_, c, it, Purpose::gibbs), state_.precisions.data() + c * G,
+                     &z_.logp[c], z_.gradient(c));
 }
 
 template <class T>
@@ -221,7 +257,9 @@ std::size_t HmcSampler<T>::run(std::size_t n_transitions, std::size_t thin, Draw
     if (it < state_.warmup) {
       adapt(it);
     } else if ((it - state_.warmup) % thin == 0 && !sink.full()) {
-      for (std::size_t c = 0; c < C; ++c) sink.store(c, z_.position(c), P, stats_[c], symmetry_);
+      for (std::size_t c = 0; c < C; ++c)
+        sink.store(c, z_.position(c), P, stats_[c], symmetry_,
+                   groups_.empty() ? nullptr : state_.precisions.data() + c * groups_.size());
       ++sink.written;
     }
     ++state_.iteration;

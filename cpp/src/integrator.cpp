@@ -18,7 +18,10 @@ Integrator<T>::Integrator(const Target<T>& target, int threads) : target_(target
 template <class T>
 void Integrator<T>::evaluate(Points<T>& z) {
   const auto start = std::chrono::steady_clock::now();
-  target_.logp_grad(z.q.data(), z.chains, z.logp.data(), z.grad.data(), threads_);
+  if (precisions_)
+    target_.logp_grad_given(z.q.data(), nullptr, z.chains, precisions_, z.logp.data(), z.grad.data(), threads_);
+  else
+    target_.logp_grad(z.q.data(), z.chains, z.logp.data(), z.grad.data(), threads_);
   count(z.chains, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
@@ -30,7 +33,11 @@ void Integrator<T>::evaluate(Points<T>& z, const std::vector<std::size_t>& activ
   packed_q_.resize(n * P), packed_logp_.resize(n), packed_grad_.resize(n * P);
   for (std::size_t k = 0; k < n; ++k) std::copy_n(z.position(active[k]), P, packed_q_.data() + k * P);
   const auto start = std::chrono::steady_clock::now();
-  target_.logp_grad_slots(packed_q_.data(), active.data(), n, packed_logp_.data(), packed_grad_.data(), threads_);
+  if (precisions_)
+    target_.logp_grad_given(packed_q_.data(), active.data(), n, precisions_, packed_logp_.data(), packed_grad_.data(),
+                            threads_);
+  else
+    target_.logp_grad_slots(packed_q_.data(), active.data(), n, packed_logp_.data(), packed_grad_.data(), threads_);
   count(n, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   for (std::size_t k = 0; k < n; ++k) {
     z.logp[active[k]] = packed_logp_[k];

@@ -132,6 +132,11 @@ void MlpSpec::validate() const {
     throw std::invalid_argument("noise: must be positive");
   if (!(noise_scale > 0) || !std::isfinite(noise_scale) || !std::isfinite(noise_loc))
     throw std::invalid_argument("noise_scale: must be positive");
+  if (noise_shape != 0 || noise_rate != 0) {
+    if (!infer_noise) throw std::invalid_argument("noise_shape: a noise hyperprior needs an inferred noise");
+    if (!(noise_shape > 0) || !std::isfinite(noise_shape) || !(noise_rate > 0) || !std::isfinite(noise_rate))
+      throw std::invalid_argument("noise_shape: the noise hyperprior's shape and rate must be positive");
+  }
   if (likelihood == Likelihood::bernoulli && sizes.back() != 1)
     throw std::invalid_argument("sizes: bernoulli needs one output");
   if (likelihood == Likelihood::categorical && sizes.back() < 2)
@@ -155,6 +160,7 @@ MlpLayout MlpSpec::layout() const {
   L.activation = activation;
   L.likelihood = likelihood;
   L.infer_noise = infer_noise;
+  check_precision_groups(groups, L.n_weights);
   return L;
 }
 
@@ -176,6 +182,12 @@ MlpPosterior<T>::MlpPosterior(MlpSpec spec, const T* X, const T* y, std::size_t 
         (v != std::floor(v) || v < 0 || v >= T(dL)))
       throw std::invalid_argument("y: categorical labels must be integers in 0..n_classes-1");
   }
+  // Coordinates in precision groups get their prior per point (prior_term); here they count zero.
+  std::vector<char> grouped(std::size_t(layout_.n_weights), 0);
+  for (const PrecisionGroup& g : spec_.groups) std::fill_n(grouped.begin() + g.begin, g.count, char(1));
+  const auto fixed = [&](std::int64_t begin, std::int64_t n) {
+    return n - std::count(grouped.begin() + begin, grouped.begin() + begin + n, char(1));
+  };
   prior_inv_var_.resize(layout_.n_weights);
   double log_norm = 0;
   for (int l = 1; l <= layout_.n_layers; ++l) {
@@ -184,9 +196,11 @@ MlpPosterior<T>::MlpPosterior(MlpSpec spec, const T* X, const T* y, std::size_t 
     const double bv = 1.0 / (spec_.bias_sd[l - 1] * spec_.bias_sd[l - 1]);
     std::fill_n(prior_inv_var_.begin() + layout_.w_offset[l - 1], nw, T(wv));
     std::fill_n(prior_inv_var_.begin() + layout_.b_offset[l - 1], spec_.sizes[l], T(bv));
-    log_norm -= nw * (std::log(spec_.weight_sd[l - 1]) + kHalfLog2Pi);
-    log_norm -= spec_.sizes[l] * (std::log(spec_.bias_sd[l - 1]) + kHalfLog2Pi);
+    log_norm -= fixed(layout_.w_offset[l - 1], nw) * (std::log(spec_.weight_sd[l - 1]) + kHalfLog2Pi);
+    log_norm -= fixed(layout_.b_offset[l - 1], spec_.sizes[l]) * (std::log(spec_.bias_sd[l - 1]) + kHalfLog2Pi);
   }
+  for (std::size_t i = 0; i < grouped.size(); ++i)
+    if (grouped[i]) prior_inv_var_[i] = T(0);
   prior_log_norm_ = T(log_norm);
   log_noise_ = T(std::log(spec_.noise));
 }
@@ -194,6 +208,13 @@ MlpPosterior<T>::MlpPosterior(MlpSpec spec, const T* X, const T* y, std::size_t 
 template <class T>
 void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* log_lik, T* grad_prior,
                                T* grad_lik, int threads) const {
+  evaluate_given(theta, nullptr, K, nullptr, log_prior, log_lik, grad_prior, grad_lik, threads);
+}
+
+template <class T>
+void MlpPosterior<T>::evaluate_given(const T* theta, const std::size_t* slots, std::size_t K,
+                                     const double* precisions, T* log_prior, T* log_lik, T* grad_prior,
+                                     T* grad_lik, int threads) const {
   if (K == 0) return;
   const MlpLayout& L = layout_;
   const std::size_t P = dim(), nw = std::size_t(L.n_weights);
@@ -262,28 +283,69 @@ void MlpPosterior<T>::evaluate(const T* theta, std::size_t K, T* log_prior, T* l
       if (gl && L.infer_noise) gl[nw] = stat * inv_var[k] - n_obs;  // d/ds of the likelihood
     }
     if (log_lik) log_lik[k] = finite_or_minus_inf(ll);
-    T lp = prior_log_norm_;
     T* gp = grad_prior ? grad_prior + k * P : nullptr;
-    for (std::size_t p = 0; p < nw; ++p) {
-      lp -= T(0.5) * th[p] * th[p] * prior_inv_var_[p];
-      if (gp) gp[p] = -th[p] * prior_inv_var_[p];
-    }
-    if (L.infer_noise) {
-      const double z = (double(th[nw]) - spec_.noise_loc) / spec_.noise_scale;
-      lp += T(-0.5 * z * z - std::log(spec_.noise_scale) - kHalfLog2Pi);
-      if (gp) gp[nw] = T(-z / spec_.noise_scale);
-    }
+    const std::size_t G = spec_.groups.size();
+    const T lp = prior_term(th, precisions ? precisions + (slots ? slots[k] : k) * G : nullptr, gp);
     if (log_prior) log_prior[k] = finite_or_minus_inf(lp);
   }
 }
 
 template <class T>
+T MlpPosterior<T>::prior_term(const T* th, const double* tau, T* gp) const {
+  const std::size_t nw = std::size_t(layout_.n_weights);
+  T lp = prior_log_norm_;
+  for (std::size_t p = 0; p < nw; ++p) {
+    lp -= T(0.5) * th[p] * th[p] * prior_inv_var_[p];
+    if (gp) gp[p] = -th[p] * prior_inv_var_[p];
+  }
+  if (!spec_.groups.empty()) {
+    double groups = 0;
+    for (std::size_t g = 0; g < spec_.groups.size(); ++g) {
+      const PrecisionGroup& group = spec_.groups[g];
+      const T* x = th + group.begin;
+      double squares = 0;
+      for (std::int64_t i = 0; i < group.count; ++i) squares += double(x[i]) * double(x[i]);
+      // Given tau: N(0, 1/tau) per coordinate, times the hyperprior. Integrated out, the Student t
+      // int N(x; 0, 1/tau)^n Gamma(tau; a, b) dtau = b^a G(a + n/2) / (G(a) (2 pi)^(n/2) (b + S/2)^(a + n/2)).
+      const double a = group.shape + 0.5 * double(group.count), b = group.rate + 0.5 * squares;
+      const double precision = tau ? tau[g] : a / b;
+      groups += tau ? group_log_prior(group, tau[g], squares)
+                    : group.shape * std::log(group.rate) - std::lgamma(group.shape) + std::lgamma(a) -
+                          a * std::log(b) - double(group.count) * kHalfLog2Pi;
+      if (gp)
+        for (std::int64_t i = 0; i < group.count; ++i) gp[group.begin + i] = T(-precision * double(x[i]));
+    }
+    lp = T(double(lp) + groups);
+  }
+  if (layout_.infer_noise) {
+    const double s = double(th[nw]);
+    if (spec_.noise_shape > 0) {
+      // tau = exp(-2 s) ~ Gamma(a, b), as a density of s: Gamma(tau) |d tau / d s| = 2 tau Gamma(tau).
+      const double a = spec_.noise_shape, b = spec_.noise_rate, t = std::exp(-2.0 * s);
+      lp += T(a * std::log(b) - std::lgamma(a) - 2.0 * a * s - b * t + std::log(2.0));
+      if (gp) gp[nw] = T(-2.0 * a + 2.0 * b * t);
+    } else {
+      const double z = (s - spec_.noise_loc) / spec_.noise_scale;
+      lp += T(-0.5 * z * z - std::log(spec_.noise_scale) - kHalfLog2Pi);
+      if (gp) gp[nw] = T(-z / spec_.noise_scale);
+    }
+  }
+  return lp;
+}
+
+template <class T>
 void MlpPosterior<T>::logp_grad(const T* theta, std::size_t K, T* logp, T* grad, int threads) const {
+  logp_grad_given(theta, nullptr, K, nullptr, logp, grad, threads);
+}
+
+template <class T>
+void MlpPosterior<T>::logp_grad_given(const T* theta, const std::size_t* slots, std::size_t K,
+                                      const double* precisions, T* logp, T* grad, int threads) const {
   const std::size_t P = dim();
   T* lp = thread_buffer<T, 5>(K);
   T* ll = thread_buffer<T, 6>(K);
   T* gprior = grad ? thread_buffer<T, 7>(K * P) : nullptr;
-  evaluate(theta, K, lp, ll, gprior, grad, threads);
+  evaluate_given(theta, slots, K, precisions, lp, ll, gprior, grad, threads);
   for (std::size_t k = 0; k < K; ++k) {
     logp[k] = finite_or_minus_inf(lp[k] + ll[k]);
     if (grad)

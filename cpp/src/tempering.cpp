@@ -45,19 +45,31 @@ class TemperingSampler<T>::Tempered : public Target<T> {
   std::size_t dim() const override { return base_.dim(); }
   std::vector<int> metric_ties() const override { return base_.metric_ties(); }
   void logp_grad(const T* x, std::size_t K, T* logp, T* grad, int threads) const override {
-    evaluate_slots(x, nullptr, K, logp, grad, threads);
+    evaluate_slots(x, nullptr, K, nullptr, logp, grad, threads);
   }
   void logp_grad_slots(const T* x, const std::size_t* slots, std::size_t K, T* logp, T* grad,
                        int threads) const override {
-    evaluate_slots(x, slots, K, logp, grad, threads);
+    evaluate_slots(x, slots, K, nullptr, logp, grad, threads);
+  }
+  // Hierarchical priors: the precisions are part of each replica's point and, like the prior, untempered.
+  const std::vector<PrecisionGroup>& precision_groups() const override { return base_.precision_groups(); }
+  void logp_grad_given(const T* x, const std::size_t* slots, std::size_t K, const double* precisions, T* logp,
+                       T* grad, int threads) const override {
+    evaluate_slots(x, slots, K, precisions, logp, grad, threads);
   }
 
  private:
   // slots null: point k sits in slot k.
-  void evaluate_slots(const T* x, const std::size_t* slots, std::size_t K, T* logp, T* grad, int threads) const {
+  void evaluate_slots(const T* x, const std::size_t* slots, std::size_t K, const double* precisions, T* logp,
+                      T* grad, int threads) const {
     const std::size_t P = dim(), R = betas_.size();
     lr_.resize(K), ll_.resize(K), gr_.resize(K * P), gl_.resize(K * P);
-    base_.evaluate(x, K, lr_.data(), ll_.data(), grad ? gr_.data() : nullptr, grad ? gl_.data() : nullptr, threads);
+    T* gr = grad ? gr_.data() : nullptr;
+    T* gl = grad ? gl_.data() : nullptr;
+    if (precisions)
+      base_.evaluate_given(x, slots, K, precisions, lr_.data(), ll_.data(), gr, gl, threads);
+    else
+      base_.evaluate(x, K, lr_.data(), ll_.data(), gr, gl, threads);
     for (std::size_t k = 0; k < K; ++k) {
       const T beta = T(betas_[(slots ? slots[k] : k) % R]);
       // beta = 0 ignores the likelihood entirely, even where it is -inf.
@@ -123,7 +135,13 @@ void TemperingSampler<T>::exchange(std::uint64_t it, bool sampling) {
   // One more batched evaluation per round, at the points HMC kept: the swap needs their likelihoods
   // and the points that move need their gradients at the new beta. Counted with HMC's evaluations.
   const auto start = std::chrono::steady_clock::now();
-  base_.evaluate(z_.q.data(), K, log_ref_.data(), log_lik_.data(), grad_ref_.data(), grad_lik_.data(), threads_);
+  std::vector<double>& tau = hmc_->precisions();  // hierarchical priors: chains x replicas rows, else empty
+  const std::size_t G = base_.precision_groups().size();
+  if (G > 0)
+    base_.evaluate_given(z_.q.data(), nullptr, K, tau.data(), log_ref_.data(), log_lik_.data(), grad_ref_.data(),
+                         grad_lik_.data(), threads_);
+  else
+    base_.evaluate(z_.q.data(), K, log_ref_.data(), log_lik_.data(), grad_ref_.data(), grad_lik_.data(), threads_);
   hmc_->integrator().count(K, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   const std::vector<double>& beta = state_.betas;
   for (std::size_t c = 0; c < C; ++c) {
@@ -142,6 +160,7 @@ void TemperingSampler<T>::exchange(std::uint64_t it, bool sampling) {
       std::swap_ranges(z_.q.begin() + a * P, z_.q.begin() + (a + 1) * P, z_.q.begin() + b * P);
       std::swap_ranges(grad_ref_.begin() + a * P, grad_ref_.begin() + (a + 1) * P, grad_ref_.begin() + b * P);
       std::swap_ranges(grad_lik_.begin() + a * P, grad_lik_.begin() + (a + 1) * P, grad_lik_.begin() + b * P);
+      std::swap_ranges(tau.begin() + a * G, tau.begin() + (a + 1) * G, tau.begin() + b * G);
       std::swap(log_ref_[a], log_ref_[b]);
       std::swap(log_lik_[a], log_lik_[b]);
       std::swap(state_.replica_at[a], state_.replica_at[b]);
@@ -202,7 +221,8 @@ std::size_t TemperingSampler<T>::run(std::size_t n_transitions, std::size_t thin
           const std::size_t top = c * R + R - 1;
           DrawStats stats = hmc_->last_stats()[top];
           stats.logp = double(z_.logp[top]);
-          sink.store(c, z_.position(top), P, stats, symmetry_);
+          const std::vector<double>& tau = hmc_->precisions();
+          sink.store(c, z_.position(top), P, stats, symmetry_, tau.empty() ? nullptr : tau.data() + top * tau.size() / (C * R));
           if (draws_all) {
             T* all = draws_all + (c * sink.capacity + sink.written) * R * P;
             std::copy(z_.q.begin() + c * R * P, z_.q.begin() + (c + 1) * R * P, all);

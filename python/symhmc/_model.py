@@ -19,6 +19,9 @@ __all__ = ["BayesianMLP"]
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu", "silu", "identity")
 LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
 ODD_ACTIVATIONS = ("tanh", "identity")
+PRIORS = ("fixed", "hierarchical")
+# FBM's (width, shape) in Neal's regression examples (e.g. "ih=0.05:0.5"): a vague hyperprior.
+DEFAULT_HYPERPRIOR = (0.05, 0.5)
 
 Scale = Union[float, Sequence[float]]
 
@@ -35,6 +38,38 @@ class BayesianMLP:
     with :math:`s_l` = ``prior_scale`` (one value, or one per layer), :math:`t_l` = ``bias_scale``
     (default: the weight scales), and, with ``fan_in=True``, :math:`s_l / \sqrt{d_{l-1}}` instead of
     :math:`s_l` (Neal's scaling, which keeps the prior over functions stable as layers widen).
+
+    Hierarchical prior (``prior="hierarchical"``; Neal 1996, FBM). The parameters fall into groups,
+    each with its own precision :math:`\tau_g` (inverse variance) and a Gamma hyperprior:
+    :math:`w \sim N(0, 1/\tau_g)` for every :math:`w` of the group. The groups are the weights
+    :math:`W_l` of every layer and the biases :math:`b_l` of every hidden layer; with ``ard=True``
+    (automatic relevance determination) each input's row of :math:`W_1` is a group of its own, one
+    precision per input. The output biases keep the fixed prior :math:`N(0, t_L^2)` (``bias_scale``).
+    Hyperpriors follow FBM's convention of a width :math:`\omega` and a shape :math:`\alpha`:
+    :math:`\tau_g \sim \mathrm{Gamma}(\alpha/2, \mathrm{rate} = \alpha\omega^2/2)`, whose mean is
+    :math:`\omega^{-2}` (:math:`\omega` is a typical standard deviation) and whose spread grows as
+    :math:`\alpha` falls. ``hyperprior=(width, shape)`` sets every group (default ``(0.05, 0.5)``,
+    the vague setting of Neal's examples); a dict such as ``{"W1": (1.0, 1.0), "noise": (0.1, 2.0)}``
+    sets groups by name (``W1``, ``b1``, ``W2``, ..., ``noise``) and leaves the others at the default.
+    As in FBM, the widths of the weights into layer :math:`l \ge 2` (hidden-to-hidden and
+    hidden-to-output) are divided by :math:`\sqrt{d_{l-1}}`, so that the prior over functions settles
+    as the net widens. With ``noise="infer"`` the noise precision :math:`\sigma^{-2}` gets the Gamma
+    hyperprior too (group ``noise``), in place of ``noise_prior``; :math:`s = \log\sigma` stays the
+    sampled coordinate, moved by HMC with the weights as with the fixed prior, and its prior is the
+    Gamma density carried over to :math:`s`. ``prior_scale`` and ``fan_in`` do not apply.
+
+    The sampler draws the group precisions between HMC transitions by exact conjugate Gibbs steps,
+    :math:`\tau_g \mid w \sim \mathrm{Gamma}(\alpha/2 + n_g/2, \alpha\omega^2/2 + \sum w^2/2)`, per
+    chain; ``result.hyper`` holds them as standard deviations :math:`\tau_g^{-1/2}`. :meth:`logp` and
+    friends integrate the precisions out (each group's prior is then a multivariate Student t), which
+    is the marginal density of the weights that the sampler's draws follow.
+
+    Symmetry with a hierarchical prior: permuting a layer's hidden units (and flipping their signs, with
+    an odd activation) maps every group onto itself -- a layer's weights, a hidden layer's biases,
+    and (ARD) an input's row, whose units are permuted among themselves -- and leaves its sum of
+    squares, hence its precision's conditional, unchanged. The joint prior of weights and precisions
+    is therefore invariant, every group is a union of the metric's tie groups (orbits), and
+    canonicalizing a stored draw permutes weights but leaves every precision as it is.
 
     Likelihood.
 
@@ -74,6 +109,9 @@ class BayesianMLP:
         n_classes: Optional[int] = None,
         dtype="float64",
         threads: Optional[int] = None,
+        prior: str = "fixed",
+        ard: bool = False,
+        hyperprior=DEFAULT_HYPERPRIOR,
     ):
         self._dtype = _check_dtype(dtype)
         X = as_float_array(X, "X", np.float64)
@@ -91,6 +129,13 @@ class BayesianMLP:
             raise ValueError(f"likelihood: expected one of {LIKELIHOODS}, got {likelihood!r}")
         hidden = _check_hidden(hidden)
         y, out_dim, self._y_1d = _check_y(y, X.shape[0], likelihood, n_classes)
+        if not isinstance(prior, str) or prior not in PRIORS:
+            raise ValueError(f"prior: expected one of {PRIORS}, got {prior!r}")
+        hierarchical = prior == "hierarchical"
+        if check_bool(ard, "ard") and not hierarchical:
+            raise ValueError("ard: automatic relevance determination needs prior='hierarchical'")
+        if hierarchical and check_bool(fan_in, "fan_in"):
+            raise ValueError("fan_in: prior='hierarchical' already scales the widths of layers 2..L by the fan-in")
 
         infer_noise = isinstance(noise, str)
         if infer_noise and noise != "infer":
@@ -113,12 +158,20 @@ class BayesianMLP:
             _check_y_scale(y, None if infer_noise else noise)
         Xd, yd = to_dtype(X, self._dtype, "X"), to_dtype(y, self._dtype, "y")
 
+        hyper = _check_hyperprior(hyperprior, sizes, infer_noise) if hierarchical else {}
+        self._groups = _precision_groups(sizes, hyper, bool(ard)) if hierarchical else []
+        noise_shape, noise_rate = _gamma(*hyper["noise"]) if "noise" in hyper else (0.0, 0.0)
+
         cls = core.MlpPosteriorF64 if self._dtype == np.float64 else core.MlpPosteriorF32
         self._core = cls(
             list(sizes), activation, likelihood, 1.0 if infer_noise else float(noise), infer_noise,
             loc, tau, list(weight_sd), list(bias_sd),
             np.ascontiguousarray(Xd), np.ascontiguousarray(yd),
+            [(g.begin, g.count, g.shape, g.rate) for g in self._groups], noise_shape, noise_rate,
         )
+        self.prior = prior
+        self.ard = bool(ard)
+        self.hyperprior = hyper
         self.layer_sizes: Tuple[int, ...] = tuple(int(s) for s in sizes)
         self.hidden = hidden
         self.activation = activation
@@ -139,6 +192,7 @@ class BayesianMLP:
             X=self._X, y=self._y, hidden=hidden, activation=activation, likelihood=likelihood,
             noise=self.noise, prior_scale=list(weight_sd), bias_scale=list(bias_sd), fan_in=False,
             noise_prior=(loc, tau), n_classes=self.n_classes, dtype=self._dtype.name,
+            prior=prior, ard=self.ard, hyperprior=dict(hyper) if hierarchical else DEFAULT_HYPERPRIOR,
         )
 
     # -- pickling ------------------------------------------------------------------------------
@@ -179,6 +233,15 @@ class BayesianMLP:
             off += dout
         if self._infer_noise:
             yield "log_noise", off, ()
+
+    @property
+    def hyper_names(self) -> Tuple[str, ...]:
+        """Names of the hierarchical prior's groups (``result.hyper``'s keys): ``W1`` (one per input
+        with ARD), ``b1``, ``W2``, ..., and ``noise`` when it is inferred. Empty for a fixed prior."""
+        names = list(dict.fromkeys(g.name for g in self._groups))
+        if self._groups and self._infer_noise:
+            names.append("noise")
+        return tuple(names)
 
     # -- evaluation ----------------------------------------------------------------------------
     def _theta(self, theta, name: str = "theta") -> Tuple[np.ndarray, bool]:
@@ -241,9 +304,13 @@ class BayesianMLP:
             if name == "log_noise":
                 continue
             sd[sl] = scales[name]
+        for g in self._groups:  # the sampler starts the precisions at their hyperpriors' means
+            sd[g.begin:g.begin + g.count] = math.sqrt(g.rate / g.shape)
         init = 0.1 * sd * rng.standard_normal((chains, self.n_params))
         if self._infer_noise:
-            init[:, -1] = self._noise_prior[0]
+            # hierarchical: sigma starts at the root mean square of y, what a net near zero leaves
+            rms = float(np.sqrt(np.mean(self._y ** 2)))
+            init[:, -1] = math.log(max(rms, 1e-3)) if self._groups else self._noise_prior[0]
         return init
 
     def _fingerprint(self) -> str:
@@ -252,8 +319,10 @@ class BayesianMLP:
         arch = "-".join(str(s) for s in self.layer_sizes)
         noise = "inferred noise" if self._infer_noise else "fixed noise"
         prior = f"prior_scale={list(self.weight_scales)}, bias_scale={list(self.bias_scales)}"
-        if self._infer_noise:
+        if self._infer_noise and not self._groups:
             prior += f", noise_prior={self._noise_prior}"
+        if self._groups:
+            prior += f", prior='hierarchical', ard={self.ard}, hyperprior={self.hyperprior}"
         return f"BayesianMLP({arch}, {self.activation}, {self.likelihood}, {noise}, {self._dtype.name}, {prior})"
 
     def _explain_bad_start(self, start: np.ndarray) -> str:
@@ -345,6 +414,77 @@ class BayesianMLP:
             f"BayesianMLP({arch}, activation={self.activation!r}, likelihood={self.likelihood!r}, "
             f"noise={self.noise!r}, n_params={self.n_params}, n_data={self.n_data}, dtype={self._dtype.name})"
         )
+
+
+class _Group:
+    """A precision group: coordinates [begin, begin + count), Gamma(shape, rate) hyperprior."""
+
+    __slots__ = ("name", "begin", "count", "shape", "rate")
+
+    def __init__(self, name, begin, count, shape, rate):
+        self.name, self.begin, self.count, self.shape, self.rate = name, int(begin), int(count), shape, rate
+
+
+def _gamma(width: float, shape: float) -> Tuple[float, float]:
+    """FBM's (width omega, shape alpha) as the precision's Gamma(alpha / 2, rate alpha omega^2 / 2)."""
+    return 0.5 * shape, 0.5 * shape * width * width
+
+
+def _group_names(sizes, infer_noise) -> Tuple[str, ...]:
+    L = len(sizes) - 1
+    names = []
+    for l in range(1, L + 1):
+        names.append(f"W{l}")
+        if l < L:
+            names.append(f"b{l}")
+    if infer_noise:
+        names.append("noise")
+    return tuple(names)
+
+
+def _check_hyperprior(hyperprior, sizes, infer_noise) -> Dict[str, Tuple[float, float]]:
+    """{group name: (width, shape)} from one (width, shape) pair or a dict of them by group name."""
+    names = _group_names(sizes, infer_noise)
+    if isinstance(hyperprior, dict):
+        unknown = sorted(set(hyperprior) - set(names), key=str)
+        if unknown:
+            raise ValueError(f"hyperprior: unknown groups {unknown}; this net's groups are {list(names)}")
+        given = {name: _width_shape(v, f"hyperprior[{name!r}]") for name, v in hyperprior.items()}
+        default = DEFAULT_HYPERPRIOR
+    else:
+        given, default = {}, _width_shape(hyperprior, "hyperprior")
+    return {name: given.get(name, default) for name in names}
+
+
+def _width_shape(value, name) -> Tuple[float, float]:
+    reject_text(value, name, "a (width, shape) pair")
+    try:
+        width, shape = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a (width, shape) pair of positive numbers, got {value!r}") from None
+    return check_scale(width, f"{name} width"), _positive_number(shape, f"{name} shape")
+
+
+def _precision_groups(sizes, hyper, ard) -> list:
+    """The hierarchical prior's groups over the flat vector [W_1, b_1, ..., W_L, b_L]: W_l of every
+    layer (each input's row of W_1 with ARD), b_l of the hidden layers. Widths of W_l, l >= 2, are
+    divided by sqrt(d_{l-1}) (FBM's scaling by the number of units feeding in)."""
+    groups, off, L = [], 0, len(sizes) - 1
+    for l in range(1, L + 1):
+        din, dout = sizes[l - 1], sizes[l]
+        width, shape = hyper[f"W{l}"]
+        if l >= 2:
+            width /= math.sqrt(din)
+        a, b = _gamma(width, shape)
+        if l == 1 and ard:
+            groups += [_Group("W1", off + i * dout, dout, a, b) for i in range(din)]
+        else:
+            groups.append(_Group(f"W{l}", off, din * dout, a, b))
+        off += din * dout
+        if l < L:
+            groups.append(_Group(f"b{l}", off, dout, *_gamma(*hyper[f"b{l}"])))
+        off += dout
+    return groups
 
 
 def _frozen_copy(a: np.ndarray) -> np.ndarray:

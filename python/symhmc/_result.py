@@ -129,12 +129,13 @@ class SampleResult:
         return state
 
     def __init__(self, target, draws, stats, last_state, partial, warmup, thin, timing, canonical=False,
-                 tempering=None, replica_draws=None):
+                 tempering=None, replica_draws=None, precisions=None):
         self.target = target
         self.canonical = canonical
         self.tempering = tempering          # TemperingReport of a tempered run
         self.replica_draws = replica_draws  # (chain, draw, replica, P) with Tempering(store="all")
         self.draws = draws
+        self.precisions = precisions        # hierarchical priors: (chain, draw, groups) precisions
         self.stats = stats
         self.last_state = last_state
         self.partial = partial
@@ -195,6 +196,14 @@ class SampleResult:
         return single, single + group
 
     @property
+    def hyper(self) -> Dict[str, np.ndarray]:
+        """Hierarchical priors: each group's standard deviation tau^(-1/2) per draw, as FBM reports
+        its hyperparameters (widths): {'W1': (chain, draw) or (chain, draw, d_in) with ARD, 'b1', 'W2',
+        ..., 'noise': the noise sd sigma}. Empty for a fixed prior. The sds are those of the weights
+        themselves (the widths of layers 2..L include the 1/sqrt(fan-in) scaling)."""
+        return _hyper_sds(self.target, self.precisions, self.draws)
+
+    @property
     def divergences(self) -> int:
         return int(self.stats["diverging"].sum())
 
@@ -234,6 +243,12 @@ class SampleResult:
         mean, sd = draws.mean(axis=(0, 1)), draws.std(axis=(0, 1), ddof=1)
         rhat, bulk, tail = _rhat(draws), _ess(draws, "bulk"), _ess(draws, "tail")
         names, rows = self._parameter_rows(mean, sd, rhat, bulk, tail, max_rows)
+        for name, values in self.hyper.items():  # hierarchical priors: one row per group sd
+            v = values.reshape(values.shape[:2] + (-1,))
+            stats = (v.mean(axis=(0, 1)), v.std(axis=(0, 1), ddof=1), _rhat(v), _ess(v, "bulk"), _ess(v, "tail"))
+            labels = [f"sd({name})"] if values.ndim == 2 else [f"sd({name})[{i}]" for i in range(v.shape[2])]
+            names += labels
+            rows += list(np.column_stack(stats))
         totals = {
             "chains x draws": f"{self.chains} x {self.n_draws}",
             "divergences": self.divergences,
@@ -336,10 +351,27 @@ class SampleResult:
         posterior = {}
         for block, sl, shape in _parameter_blocks(self.target, draws.shape[2]):
             posterior[block] = draws[:, :, sl].reshape(draws.shape[:2] + shape)
+        for name, values in self.hyper.items():  # hierarchical priors: the groups' sds
+            posterior[f"{name}_sd"] = values
         sample_stats = {k: np.asarray(v) for k, v in self.stats.items()}
         if int(az.__version__.split(".")[0]) >= 1:  # ArviZ 1.x takes one dict of groups
             return az.from_dict({"posterior": posterior, "sample_stats": sample_stats})
         return az.from_dict(posterior=posterior, sample_stats=sample_stats)
+
+
+def _hyper_sds(target, precisions, draws) -> Dict[str, np.ndarray]:
+    out: Dict[str, np.ndarray] = {}
+    groups = getattr(target, "_groups", ())
+    if precisions is None or not groups:
+        return out
+    sds = 1.0 / np.sqrt(np.asarray(precisions, dtype=np.float64))
+    names = [g.name for g in groups]
+    for name in dict.fromkeys(names):
+        idx = [i for i, n in enumerate(names) if n == name]
+        out[name] = sds[:, :, idx] if target.ard and name == "W1" else sds[:, :, idx[0]]
+    if target._infer_noise:
+        out["noise"] = np.exp(np.asarray(draws[:, :, -1], dtype=np.float64))
+    return out
 
 
 def _parameter_blocks(target, P):

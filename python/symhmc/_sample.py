@@ -199,7 +199,8 @@ def _sample_hmc(run, target, state, seed, init, settings, symmetry):
     else:
         raw = copy.deepcopy(state.raw)
     report = run.execute(
-        lambda n, cb: core.run_hmc(target._core, raw, settings, n, run.thin, run.draws, run.stats, 0, cb, symmetry),
+        lambda n, cb: core.run_hmc(target._core, raw, settings, n, run.thin, run.draws, run.stats, 0, cb, symmetry,
+                                   run.precisions),
         run.transitions_left(int(raw["iteration"])),
     )
     last = SamplerState(report["state"], target, settings)
@@ -229,6 +230,8 @@ class _Run:
                 self.discard()
                 raise
         self.stats = np.zeros((chains, draws), dtype=core.draw_stats_dtype())
+        groups = len(getattr(target, "_groups", ()))  # hierarchical priors: every draw's precisions
+        self.precisions = np.full((chains, draws, groups), np.nan) if groups else None
         self.seconds = 0.0
         self.extra_gradient_evaluations = 0  # e.g. a tempering pilot run
 
@@ -329,6 +332,7 @@ class _Run:
             warmup=self.warmup,
             thin=self.thin,
             canonical=canonical,
+            precisions=None if self.precisions is None else self.precisions[:, :written],
             timing=dict(
                 seconds=self.seconds,
                 gradient_seconds=float(report["gradient_seconds"]),
@@ -370,7 +374,7 @@ def _sample_tempered(run, target, tempering, state, seed, init, settings, symmet
     report = run.execute(
         lambda n_t, cb: core.run_tempering(
             target._core, hmc_raw, pt_raw, settings, tempering.adapt, tempering.swap == "reversible", n_t,
-            run.thin, run.draws, run.stats, draws_all, trace, 0, cb, symmetry),
+            run.thin, run.draws, run.stats, draws_all, trace, 0, cb, symmetry, run.precisions),
         n,
     )
     pt_state = report["tempering_state"]

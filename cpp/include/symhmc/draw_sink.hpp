@@ -25,14 +25,20 @@ struct DrawSink {
   DrawStats* stats = nullptr;  // chains x capacity
   std::size_t capacity = 0;
   std::size_t written = 0;     // draws stored per chain so far
+  double* precisions = nullptr;  // hierarchical priors: chains x capacity x groups, or null
+  std::size_t groups = 0;
 
   bool full() const { return written >= capacity; }
-  // Stores chain c's draw q (dim values) in the current slot, canonicalized when symmetry is set.
-  void store(std::size_t c, const T* q, std::size_t dim, const DrawStats& s, const Symmetry<T>* symmetry) {
+  // Stores chain c's draw q (dim values) in the current slot, canonicalized when symmetry is set,
+  // with its prior precisions tau (groups values) when there are any. Canonicalization leaves them
+  // as they are: every precision group is a union of symmetry orbits.
+  void store(std::size_t c, const T* q, std::size_t dim, const DrawStats& s, const Symmetry<T>* symmetry,
+             const double* tau = nullptr) {
     T* slot = draws + (c * capacity + written) * dim;
     std::copy(q, q + dim, slot);
     if (symmetry) symmetry->canonicalize(slot, 1);
     stats[c * capacity + written] = s;
+    if (precisions && tau) std::copy(tau, tau + groups, precisions + (c * capacity + written) * groups);
   }
 };
 

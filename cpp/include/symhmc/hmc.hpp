@@ -50,6 +50,12 @@ struct HmcState {
   std::vector<DualAveraging::State> step_adaptation;  // chains
   MetricAdapter::State metric_adaptation;
   TrajectoryAdapter::State trajectory_adaptation;
+  // Hierarchical priors (the target has precision groups): chains x groups precisions in use, empty
+  // at the start (then the hyperpriors' means). After a Gibbs step the points' log densities and
+  // gradients are updated in place rather than evaluated afresh, so the state keeps them
+  // (chains, chains x dim) for a bitwise resume.
+  std::vector<double> precisions;
+  std::vector<double> point_logp, point_grad;
 };
 
 template <class T>
@@ -80,6 +86,8 @@ class HmcSampler {
   // back permuted, with their log densities and gradients.
   const Points<T>& points() const { return z_; }
   void set_points(const Points<T>& z);
+  // Hierarchical priors: chains x groups precisions (empty without); exchange moves rows with points.
+  std::vector<double>& precisions() { return state_.precisions; }
   // Statistics of the last transition of every chain.
   const std::vector<DrawStats>& last_stats() const { return stats_; }
   std::size_t divergences() const { return divergences_; }
@@ -89,8 +97,10 @@ class HmcSampler {
   void find_initial_step_sizes(std::uint64_t iteration);
   bool transition(std::uint64_t iteration, StopCheck& stop);  // false: abandoned, nothing changed
   void adapt(std::uint64_t iteration);
+  void gibbs(std::uint64_t iteration);  // hierarchical priors: every chain's precisions given its point
 
   const Target<T>& target_;
+  const std::vector<PrecisionGroup>& groups_;
   const Symmetry<T>* symmetry_;
   HmcSettings settings_;
   HmcState state_;

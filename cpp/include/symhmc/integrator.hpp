@@ -49,6 +49,10 @@ class Integrator {
   bool trajectory(Points<T>& z, std::vector<T>& p, const DiagonalMetric& metric, const double* eps,
                   const std::uint32_t* n_steps, StopCheck* stop = nullptr);
 
+  // Hierarchical priors: evaluate chain c with row c of precisions (chains x groups, owned by the
+  // sampler, which changes its values between transitions); null: the target's own prior.
+  void condition_on(const double* precisions) { precisions_ = precisions; }
+
   std::size_t gradient_evaluations() const { return evaluations_; }
   double gradient_seconds() const { return seconds_; }
   // Evaluations that are not steps (tempering's exchange, the step size heuristic) are counted here too.
@@ -63,6 +67,7 @@ class Integrator {
 
   const Target<T>& target_;
   int threads_;
+  const double* precisions_ = nullptr;
   std::size_t evaluations_ = 0;
   double seconds_ = 0;
   std::vector<T> packed_q_, packed_logp_, packed_grad_;  // the active chains, contiguous

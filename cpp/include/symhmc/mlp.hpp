@@ -25,6 +25,12 @@ struct MlpSpec {
   double noise_loc = 0.0, noise_scale = 1.0;
   std::vector<double> weight_sd;        // one per layer: prior sd of W_l (fan-in scaling already applied)
   std::vector<double> bias_sd;          // one per layer: prior sd of b_l
+  // Hierarchical prior: the coordinates of these groups have precisions with Gamma hyperpriors
+  // (their weight_sd / bias_sd entries are unused), drawn by the sampler's Gibbs steps.
+  std::vector<PrecisionGroup> groups;
+  // > 0 (inferred noise only): the noise precision 1 / sigma^2 ~ Gamma(noise_shape, noise_rate), FBM's
+  // convention, instead of the log-normal prior on sigma; s = log sigma stays the sampled coordinate.
+  double noise_shape = 0, noise_rate = 0;
 
   // Throws std::invalid_argument naming the offending field.
   void validate() const;
@@ -55,6 +61,14 @@ class MlpPosterior : public Target<T> {
   bool can_split() const override { return true; }
   void evaluate(const T* theta, std::size_t K, T* log_prior, T* log_lik, T* grad_prior, T* grad_lik,
                 int threads = 0) const override;
+  // Hierarchical prior. Without precisions (logp_grad, evaluate) the group precisions are integrated
+  // out: each group's marginal prior is a multivariate Student t. With them (the sampler's calls,
+  // Target::logp_grad_given) the prior is Gaussian given the precisions, times their hyperprior.
+  const std::vector<PrecisionGroup>& precision_groups() const override { return spec_.groups; }
+  void logp_grad_given(const T* theta, const std::size_t* slots, std::size_t K, const double* precisions, T* logp,
+                       T* grad, int threads = 0) const override;
+  void evaluate_given(const T* theta, const std::size_t* slots, std::size_t K, const double* precisions,
+                      T* log_prior, T* log_lik, T* grad_prior, T* grad_lik, int threads = 0) const override;
   // Network outputs f (K x n x d_L) at new inputs X_new (n x d_0).
   void forward(const T* theta, std::size_t K, const T* X_new, std::size_t n, T* out,
                int threads = 0) const;
@@ -64,8 +78,12 @@ class MlpPosterior : public Target<T> {
   MlpLayout layout_;
   std::size_t n_rows_;
   std::vector<T> X_, y_;
-  std::vector<T> prior_inv_var_;  // per parameter (noise parameter excluded)
-  T prior_log_norm_ = 0;           // sum of -log sd - 0.5 log 2 pi over prior terms
+  // Log prior and its gradient of one point: the fixed terms, then the groups' (given precisions, or
+  // integrated out when tau is null).
+  T prior_term(const T* theta, const double* tau, T* grad) const;
+
+  std::vector<T> prior_inv_var_;  // per parameter (noise parameter excluded); 0 inside precision groups
+  T prior_log_norm_ = 0;           // sum of -log sd - 0.5 log 2 pi over the fixed prior terms
   T log_noise_ = 0;                // log of the fixed noise scale (gaussian, noise not inferred)
 };
 

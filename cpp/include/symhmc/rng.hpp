@@ -10,6 +10,7 @@ namespace symhmc {
 enum class Purpose : std::uint32_t {
   momentum = 1, accept = 2, step_jitter = 3, length_jitter = 4, swap = 5, init = 6,
   tree = 7,  // NUTS: directions of the doublings and the multinomial choices
+  gibbs = 8,  // hierarchical priors: the precisions' conjugate draws (gibbs.hpp)
 };
 
 class Philox {

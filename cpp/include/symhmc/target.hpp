@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "symhmc/gibbs.hpp"
+
 namespace symhmc {
 
 template <class T>
@@ -35,6 +37,27 @@ class Target {
                         int threads) const {
     (void)x, (void)K, (void)log_ref, (void)log_lik, (void)grad_ref, (void)grad_lik, (void)threads;
     throw std::logic_error("this target cannot be split into reference and likelihood");
+  }
+
+  // Hierarchical priors (gibbs.hpp): the groups of coordinates whose prior precisions the sampler
+  // draws by Gibbs steps, per chain; empty for a fixed prior. A target with groups evaluates its
+  // density with the precisions given: point k uses row slots[k] (k when slots is null) of
+  // `precisions` (one row of groups().size() values per slot); the log reference then holds the
+  // hyperprior's log density of those precisions too, so that it stays a normalized joint prior.
+  virtual const std::vector<PrecisionGroup>& precision_groups() const {
+    static const std::vector<PrecisionGroup> none;
+    return none;
+  }
+  virtual void logp_grad_given(const T* x, const std::size_t* slots, std::size_t K, const double* precisions,
+                               T* logp, T* grad, int threads) const {
+    (void)x, (void)slots, (void)K, (void)precisions, (void)logp, (void)grad, (void)threads;
+    throw std::logic_error("this target has no precision groups");
+  }
+  virtual void evaluate_given(const T* x, const std::size_t* slots, std::size_t K, const double* precisions,
+                              T* log_ref, T* log_lik, T* grad_ref, T* grad_lik, int threads) const {
+    (void)x, (void)slots, (void)K, (void)precisions, (void)log_ref, (void)log_lik, (void)grad_ref,
+        (void)grad_lik, (void)threads;
+    throw std::logic_error("this target has no precision groups");
   }
 };
 
