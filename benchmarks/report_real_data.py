@@ -1,10 +1,17 @@
 """Real data: symhmc's posterior predictive against scikit-learn's MLP, a deep ensemble, a Gaussian
 process and NumPyro NUTS, on four data sets bundled with scikit-learn; prints Markdown tables.
 
-    python benchmarks/report_real_data.py                        # the default run: a few minutes on one core
+    python benchmarks/report_real_data.py                        # diabetes, cancer, wine; 3 seeds (see below)
+    python benchmarks/report_real_data.py --jobs 2               # the same, two splits at a time
     python benchmarks/report_real_data.py --numpyro              # adds NumPyro NUTS (jax + numpyro; long)
-    python benchmarks/report_real_data.py --datasets wine --seeds 5 --warmup 1000 --draws 1000
+    python benchmarks/report_real_data.py --datasets digits --seeds 1 --chains 2   # digits: long
+    python benchmarks/report_real_data.py --datasets wine --seeds 5 --warmup 4000 --prior-scale 2
     python benchmarks/report_real_data.py --help
+
+The default run samples 4 chains x (1000 warm-up + 500 draws) per symhmc method and split, about 12
+CPU minutes for the three small sets and three seeds; digits (3,760 parameters, 1,347 training rows)
+costs about 85 CPU seconds per seed for 2 chains with the fixed prior alone, many times that with
+tempering or the hierarchical prior.
 
 Data (nothing is downloaded): diabetes (442 x 10, regression), breast cancer (569 x 30, binary),
 wine (178 x 13, 3 classes) and digits (1797 x 64, 10 classes). Seed s splits each set 75/25 with
@@ -18,7 +25,8 @@ a linear output (one unit, or one logit per class; the binary one is a single lo
 Methods (``--methods``):
 
   symhmc          ``BayesianMLP(X, y, hidden=(50,), likelihood=...)`` with the library's default prior
-                  (every weight and bias N(0, 1)), ``noise="infer"`` for regression (log sigma ~ N(0, 1)),
+                  (every weight and bias N(0, 1); ``--prior-scale`` changes the 1), ``noise="infer"``
+                  for regression (log sigma ~ N(0, 1)),
                   then ``sample(chains=C, warmup=W, draws=D, seed=s, threads=1)`` with the sampler's
                   defaults (adapted trajectory length); the predictive averages p(y | theta) over all draws
   symhmc-pt       the same with ``tempering=Tempering(n_replicas=R)`` (``--replicas``; 0 lets a pilot
@@ -64,12 +72,14 @@ import datetime
 import inspect
 import json
 import math
+import multiprocessing
 import os
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -78,6 +88,7 @@ import numpyro_reference as nr  # noqa: E402  (does not import jax by itself)
 from _common import command_line, environment_line, load_average, table_header, table_row  # noqa: E402
 
 DATASETS = ("diabetes", "cancer", "wine", "digits")
+DEFAULT_DATASETS = ("diabetes", "cancer", "wine")  # digits costs about 20x more: --datasets digits
 DATASET_LABELS = {"diabetes": "diabetes (regression)", "cancer": "breast cancer (2 classes)",
                   "wine": "wine (3 classes)", "digits": "digits (10 classes)"}
 SYMHMC_METHODS = ("symhmc", "symhmc-pt", "symhmc-hier", "symhmc-hier-pt")
@@ -205,13 +216,15 @@ def class_probabilities(likelihood: str, outputs: np.ndarray) -> np.ndarray:
 @dataclass
 class Settings:
     """What every method of one report shares: the samplers' run lengths, tempering's replicas, the
-    hidden width, and scikit-learn's MLP iteration limit."""
+    hidden width, the fixed prior's scale (BayesianMLP's prior_scale and bias_scale), and scikit-learn's
+    MLP iteration limit."""
 
     chains: int = 4
-    warmup: int = 500
+    warmup: int = 1000
     draws: int = 500
     replicas: int = 4
     hidden: int = 50
+    prior_scale: float = 1.0
     mlp_max_iter: int = 2000
 
 
@@ -219,12 +232,14 @@ def has_hierarchical_prior(sh) -> bool:
     return "prior" in inspect.signature(sh.BayesianMLP).parameters
 
 
-def build_model(sh, split: Split, hidden: int, hierarchical: bool = False):
+def build_model(sh, split: Split, hidden: int, hierarchical: bool = False, prior_scale: float = 1.0):
     kwargs = dict(noise="infer") if split.task == "regression" else {}
     if split.likelihood == "categorical":
         kwargs["n_classes"] = split.n_classes
     if hierarchical:
         kwargs.update(prior="hierarchical", ard=True)
+    else:
+        kwargs.update(prior_scale=prior_scale, bias_scale=prior_scale)
     return sh.BayesianMLP(split.X_train, split.y_train, hidden=(hidden,), activation="tanh",
                           likelihood=split.likelihood, threads=1, **kwargs)
 
@@ -265,7 +280,7 @@ def max_rhat(values: np.ndarray) -> float:
 
 def run_symhmc(sh, split: Split, settings: Settings, hierarchical: bool, tempering: bool) -> dict:
     t0, cpu0 = time.perf_counter(), time.process_time()
-    model = build_model(sh, split, settings.hidden, hierarchical)
+    model = build_model(sh, split, settings.hidden, hierarchical, settings.prior_scale)
     options = {}
     if tempering:
         options["tempering"] = sh.Tempering(n_replicas=settings.replicas or None)
@@ -391,7 +406,7 @@ def run_numpyro(sh, split: Split, settings: Settings) -> dict:
     from symhmc._seed import init_generator, seed_key
 
     t0, cpu0 = time.perf_counter(), time.process_time()
-    sh_model = build_model(sh, split, settings.hidden)
+    sh_model = build_model(sh, split, settings.hidden, prior_scale=settings.prior_scale)
     init = sh_model._default_init(init_generator(seed_key(split.seed)), settings.chains)
     X, y = _numpyro_data(split)
     mcmc = MCMC(NUTS(numpyro_model(sh_model)), num_warmup=settings.warmup, num_samples=settings.draws,
@@ -437,23 +452,40 @@ def run_one(sh, split: Split, method: str, settings: Settings, have_jax: bool) -
     raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
 
 
-def run_report(sh, datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int],
-               settings: Settings, have_jax: bool = False,
-               log: Callable[[str], None] = lambda s: None) -> List[dict]:
-    """Every (data set, method, seed) row that applies (the GP: regression only)."""
+def split_rows(name: str, seed: int, methods: Sequence[str], settings: Settings, have_jax: bool = False,
+               verbose: bool = False) -> List[dict]:
+    """The rows of one split, every method that applies (the GP: regression only). Imports symhmc (and
+    sets up jax) itself, so that it can run in a worker process."""
+    if have_jax:
+        nr.setup_jax()
+    import symhmc as sh
+
+    split = make_split(name, seed)
     rows = []
-    for name in datasets:
-        for seed in seeds:
-            split = make_split(name, seed)
-            for method in methods:
-                if not applicable(method, split.task):
-                    continue
-                row = run_one(sh, split, method, settings, have_jax)
-                row["task"] = split.task
-                rows.append(row)
-                log(f"{name} | {method} | seed {seed}: " + (row["na"] if "na" in row else
-                    f"LPD {row['lpd']:.3f}, calibration {row['calibration']:.3f}, {row['wall_seconds']:.1f} s"))
+    with one_blas_thread():
+        for method in methods:
+            if not applicable(method, split.task):
+                continue
+            row = dict(run_one(sh, split, method, settings, have_jax), task=split.task)
+            rows.append(row)
+            if verbose:
+                print(f"<!-- {name} | {method} | seed {seed}: " + (row["na"] if "na" in row else
+                      f"LPD {row['lpd']:.3f}, calibration {row['calibration']:.3f}, {row['wall_seconds']:.1f} s")
+                      + " -->", file=sys.stderr, flush=True)
     return rows
+
+
+def run_report(datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int], settings: Settings,
+               have_jax: bool = False, jobs: int = 1, verbose: bool = False) -> List[dict]:
+    """Every (data set, seed, method) row, in that order; with jobs > 1 the splits run in that many
+    worker processes (each split's results are the same either way: every method is seeded)."""
+    tasks = [(name, seed) for name in datasets for seed in seeds]
+    args = (methods, settings, have_jax, verbose)
+    if jobs <= 1:
+        return [row for name, seed in tasks for row in split_rows(name, seed, *args)]
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(split_rows, name, seed, *args) for name, seed in tasks]
+        return [row for f in futures for row in f.result()]
 
 
 def _groups(rows: Sequence[dict]) -> Dict[tuple, List[dict]]:
@@ -546,7 +578,8 @@ def one_blas_thread():
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    ap.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS), choices=DATASETS,
+                    help="default: diabetes cancer wine (digits takes about 20x as long as all three)")
     ap.add_argument("--methods", nargs="+", default=[m for m in METHODS if m != "numpyro"], choices=METHODS)
     ap.add_argument("--numpyro", action="store_true", help="add NumPyro NUTS to the methods (long)")
     ap.add_argument("--seeds", type=int, default=3, help="number of splits / seeds (default 3)")
@@ -557,6 +590,10 @@ def main(argv=None) -> int:
     ap.add_argument("--replicas", type=int, default=Settings.replicas,
                     help="tempering replicas, including beta 0 and 1 (0: chosen by a pilot run)")
     ap.add_argument("--hidden", type=int, default=Settings.hidden, help="hidden tanh units (default 50)")
+    ap.add_argument("--prior-scale", type=float, default=Settings.prior_scale,
+                    help="sd of every weight and bias under the fixed prior (default 1, the library's)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="splits run in this many processes at once (default 1; each is single-threaded)")
     ap.add_argument("--out", default=None, metavar="FILE.md", help="also write the report to this Markdown file")
     ap.add_argument("--json", default=None, help="also write the raw rows to this JSON file")
     args = ap.parse_args(argv)
@@ -572,14 +609,12 @@ def main(argv=None) -> int:
         import numpyro
 
         jax_version = f"{jax.__version__} (numpyro {numpyro.__version__})"
-    settings = Settings(args.chains, args.warmup, args.draws, args.replicas, args.hidden)
+    settings = Settings(args.chains, args.warmup, args.draws, args.replicas, args.hidden, args.prior_scale)
     head = header_line(sh, load, jax_version)
     print(head, flush=True)
     seeds = list(range(args.seed, args.seed + max(1, args.seeds)))
     t0 = time.perf_counter()
-    with one_blas_thread():
-        rows = run_report(sh, args.datasets, methods, seeds, settings, have_jax,
-                          log=lambda s: print(f"<!-- {s} -->", file=sys.stderr, flush=True))
+    rows = run_report(args.datasets, methods, seeds, settings, have_jax, args.jobs, verbose=True)
     elapsed = time.perf_counter() - t0
     comparisons = lpd_comparisons(rows)
 
@@ -587,7 +622,9 @@ def main(argv=None) -> int:
     notes = [f"{len(seeds)} splits (seeds {seeds[0]}-{seeds[-1]}); one hidden layer of {args.hidden} tanh units; "
              f"samplers: {args.chains} chains x ({args.warmup} warm-up + {args.draws} draws), float64"
              + (f"; tempering with {', '.join(map(str, replicas))} replicas" if replicas else "")
-             + f". Total {elapsed:.0f} s (load average after the run {load_average():.2f})."]
+             + f"; fixed prior: every weight and bias N(0, {args.prior_scale:g}^2)"
+             + f". Total {elapsed:.0f} s with {args.jobs} process(es) (load average after the run "
+             f"{load_average():.2f})."]
     divergent = sum(r.get("divergences", 0) for r in rows)
     notes.append(f"Divergent transitions after warm-up, all sampler runs: {divergent}.")
     checks = [r["potential_check"] for r in rows if "potential_check" in r]

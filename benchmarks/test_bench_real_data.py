@@ -127,8 +127,7 @@ METHODS = [m for m in rd.METHODS if m != "numpyro"]
 
 @pytest.fixture(scope="module")
 def rows():
-    with rd.one_blas_thread():
-        return rd.run_report(sh, ["wine", "diabetes"], METHODS + ["numpyro"], [0, 1], TINY, have_jax=False)
+    return rd.run_report(["wine", "diabetes"], METHODS + ["numpyro"], [0, 1], TINY, have_jax=False)
 
 
 def test_report_rows(rows):
@@ -164,6 +163,13 @@ def test_symhmc_scores_its_own_draws(rows):
     lpd = np.mean(np.log(probs[np.arange(len(split.y_test)), split.y_test]))
     row = next(r for r in rows if (r["dataset"], r["method"], r["seed"]) == ("wine", "symhmc", 0))
     assert row["lpd"] == pytest.approx(lpd, rel=1e-10)
+
+
+def test_worker_processes_give_the_same_rows(rows):
+    again = rd.run_report(["wine"], ["symhmc", "mlp"], [0], TINY, jobs=2)
+    for r in again:
+        mine = next(x for x in rows if (x["dataset"], x["method"], x["seed"]) == (r["dataset"], r["method"], 0))
+        assert (r["lpd"], r["accuracy"], r["calibration"]) == (mine["lpd"], mine["accuracy"], mine["calibration"])
 
 
 @pytest.mark.skipif(not nr.jax_available(), reason="jax + numpyro not installed")
