@@ -77,9 +77,9 @@ import os
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -476,16 +476,27 @@ def split_rows(name: str, seed: int, methods: Sequence[str], settings: Settings,
 
 
 def run_report(datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int], settings: Settings,
-               have_jax: bool = False, jobs: int = 1, verbose: bool = False) -> List[dict]:
-    """Every (data set, seed, method) row, in that order; with jobs > 1 the splits run in that many
-    worker processes (each split's results are the same either way: every method is seeded)."""
-    tasks = [(name, seed) for name in datasets for seed in seeds]
+               have_jax: bool = False, jobs: int = 1, verbose: bool = False,
+               on_split: Callable[[List[dict]], None] = lambda rows: None) -> List[dict]:
+    """Every (data set, seed, method) row, in that order. Splits run seed by seed (every data set's seed
+    0 first), with jobs > 1 in that many worker processes (the results are the same: every method is
+    seeded); on_split gets the rows so far after each split."""
+    tasks = [(name, seed) for seed in seeds for name in datasets]
     args = (methods, settings, have_jax, verbose)
+    rows: List[dict] = []
+
+    def collect(split_result):
+        rows.extend(split_result)
+        on_split(rows)
+
     if jobs <= 1:
-        return [row for name, seed in tasks for row in split_rows(name, seed, *args)]
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(split_rows, name, seed, *args) for name, seed in tasks]
-        return [row for f in futures for row in f.result()]
+        for name, seed in tasks:
+            collect(split_rows(name, seed, *args))
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in as_completed([pool.submit(split_rows, name, seed, *args) for name, seed in tasks]):
+                collect(future.result())
+    return sorted(rows, key=lambda r: (list(datasets).index(r["dataset"]), list(seeds).index(r["seed"])))
 
 
 def _groups(rows: Sequence[dict]) -> Dict[tuple, List[dict]]:
@@ -614,7 +625,13 @@ def main(argv=None) -> int:
     print(head, flush=True)
     seeds = list(range(args.seed, args.seed + max(1, args.seeds)))
     t0 = time.perf_counter()
-    rows = run_report(args.datasets, methods, seeds, settings, have_jax, args.jobs, verbose=True)
+
+    def save(rows_so_far):  # the raw rows after every split, so that a long run keeps what it made
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(dict(header=head, rows=rows_so_far), fh, indent=1, default=str)
+
+    rows = run_report(args.datasets, methods, seeds, settings, have_jax, args.jobs, verbose=True, on_split=save)
     elapsed = time.perf_counter() - t0
     comparisons = lpd_comparisons(rows)
 
