@@ -61,7 +61,8 @@ classifiers: the probability of the observed class). Each cell is the mean over 
 
 The verdict table compares each symhmc variant's LPD with each other method's, paired by seed: the mean
 difference +- its standard error over the seeds (sd / sqrt(seeds)); "beats" when the mean difference
-exceeds 2 standard errors, "worse" when it is below -2 standard errors, "matches" otherwise.
+exceeds 2 standard errors, "worse" when it is below -2 standard errors, "matches" otherwise ("ahead" or
+"behind (1 seed)" when only one seed ran).
 """
 
 from __future__ import annotations
@@ -98,7 +99,6 @@ METHOD_LABELS = {"symhmc": "symhmc, fixed prior", "symhmc-pt": "symhmc, fixed pr
                  "symhmc-hier-pt": "symhmc, hierarchical ARD prior, tempering",
                  "mlp": "scikit-learn MLP", "ensemble": "deep ensemble (5 MLPs)", "gp": "scikit-learn GP",
                  "numpyro": "NumPyro NUTS, fixed prior"}
-SAMPLERS = SYMHMC_METHODS + ("numpyro",)
 ENSEMBLE_SIZE = 5
 ECE_BINS = 10
 INTERVAL = 0.9
@@ -551,8 +551,8 @@ def lpd_comparisons(rows: Sequence[dict]) -> List[dict]:
                 continue
             mean = float(diffs.mean())
             se = float(diffs.std(ddof=1) / math.sqrt(diffs.size)) if diffs.size > 1 else math.nan
-            if not math.isfinite(se):
-                verdict = "beats" if mean > 0 else "worse"
+            if not math.isfinite(se):  # one seed: no spread to judge by
+                verdict = ("ahead" if mean > 0 else "behind") + " (1 seed)"
             else:
                 verdict = "beats" if mean > 2 * se else ("worse" if mean < -2 * se else "matches")
             out.append(dict(dataset=name, method=method, other=other, diffs=diffs.tolist(), mean=mean, se=se,

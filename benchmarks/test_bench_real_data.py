@@ -116,6 +116,9 @@ def test_lpd_comparisons_on_made_up_rows():
     assert got["mlp"]["verdict"] == "beats" and got["gp"]["verdict"] == "matches"
     lowered = [dict(r, lpd=r["lpd"] - 1.0) if r["method"] == "symhmc" else r for r in rows if "na" not in r]
     assert {c["other"]: c["verdict"] for c in rd.lpd_comparisons(lowered)} == {"mlp": "worse", "gp": "worse"}
+    one_seed = [r for r in rows if r.get("seed") == 0]
+    assert {c["other"]: c["verdict"] for c in rd.lpd_comparisons(one_seed)} == {"mlp": "ahead (1 seed)",
+                                                                                "gp": "ahead (1 seed)"}
     table = rd.verdict_table(rd.lpd_comparisons(rows)).splitlines()
     assert len(table) == 4 and all(line.count("|") == len(rd.VERDICT_COLS) + 1 for line in table)
 
