@@ -8,10 +8,12 @@ process and NumPyro NUTS, on four data sets bundled with scikit-learn; prints Ma
     python benchmarks/report_real_data.py --datasets wine --seeds 5 --warmup 4000 --prior-scale 2
     python benchmarks/report_real_data.py --help
 
-The default run samples 4 chains x (1000 warm-up + 500 draws) per symhmc method and split, about 12
-CPU minutes for the three small sets and three seeds; digits (3,760 parameters, 1,347 training rows)
-costs about 85 CPU seconds per seed for 2 chains with the fixed prior alone, many times that with
-tempering or the hierarchical prior.
+The default run samples 4 chains x (1000 warm-up + 500 draws) per symhmc method and split. On the three
+small sets and three seeds the fixed-prior methods and the baselines take about 2.5 CPU minutes, the
+hierarchical prior about 4 more, and the hierarchical prior with tempering 20 or more (75-110 CPU s
+per split, more on breast cancer): ``--methods`` picks fewer. Digits (3,760 parameters, 1,347 training
+rows) costs about 85 CPU seconds per seed for 2 chains with the fixed prior alone, many times that
+with tempering or the hierarchical prior.
 
 Data (nothing is downloaded): diabetes (442 x 10, regression), breast cancer (569 x 30, binary),
 wine (178 x 13, 3 classes) and digits (1797 x 64, 10 classes). Seed s splits each set 75/25 with
