@@ -265,6 +265,27 @@ def test_resume_inside_warmup_is_bitwise(monkeypatch, kernel):
         assert np.array_equal(np.concatenate([b.stats[name], c.stats[name]], axis=1), full.stats[name]), name
 
 
+def test_length_selection_is_thread_invariant_and_resumes_bitwise(monkeypatch):
+    """With 300 warm-up transitions the length is selected by ESS per gradient in blocks (transitions
+    150-249): the thread count changes nothing, and a run stopped inside a block resumes bitwise."""
+    model = small_mlp(n=40, hidden=4, seed=1)
+    kw = dict(chains=2, draws=50, warmup=300, seed=11)
+    full = sh.sample(model, threads=1, progress=False, **kw)
+    assert np.isfinite(full.last_state.raw["length_selection"][0])  # the selection started
+    two = sh.sample(model, threads=2, progress=False, **kw)
+    assert np.array_equal(full.draws, two.draws)
+    assert np.array_equal(full.stats["n_steps"], two.stats["n_steps"])
+    with monkeypatch.context() as m:
+        m.setattr(sh._sample, "_progress_bar", lambda progress, *a: InterruptAt(200) if progress else None)
+        part = sh.sample(model, progress=True, **kw)
+    assert part.partial and 200 <= part.last_state.iteration < 250
+    assert part.last_state.raw["length_block"].size > 0  # stopped with a block under way
+    rest = sh.sample(model, draws=50, init=part.last_state, progress=False)
+    assert np.array_equal(rest.draws, full.draws)
+    for name in full.stats:
+        assert np.array_equal(rest.stats[name], full.stats[name]), name
+
+
 # -- g. seeds ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_seeds(kernel):

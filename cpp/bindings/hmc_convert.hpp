@@ -24,6 +24,11 @@ inline std::vector<V> from_array(const py::dict& d, const char* key, std::size_t
   return std::vector<V>(a.data(), a.data() + n);
 }
 
+inline std::size_t array_size(const py::dict& d, const char* key) {
+  if (!d.contains(key)) throw py::value_error(std::string("state: missing '") + key + "'");
+  return std::size_t(py::cast<carray<double>>(d[key]).size());
+}
+
 inline py::dict state_to_dict(const HmcState& s) {
   const py::ssize_t C = py::ssize_t(s.chains), P = py::ssize_t(s.dim);
   py::dict d;
@@ -57,6 +62,9 @@ inline py::dict state_to_dict(const HmcState& s) {
     d["point_logp"] = to_array(s.point_logp, {C});
     d["point_grad"] = to_array(s.point_grad, {C, P});
   }
+  d["length_selection"] = to_array(std::vector<double>{t.base_log_length, t.multiple, t.block_gradients, t.settle}, {4});
+  d["length_tried"] = to_array(t.tried, {py::ssize_t(t.tried.size() / 3), 3});  // multiple, ESS, gradients
+  d["length_block"] = to_array(t.block, {py::ssize_t(t.block.size())});
   return d;
 }
 
@@ -92,6 +100,12 @@ inline HmcState state_from_dict(const py::dict& d) {
     s.point_logp = from_array<double>(d, "point_logp", C);
     s.point_grad = from_array<double>(d, "point_grad", CP);
   }
+  const std::vector<double> selection = from_array<double>(d, "length_selection", 4);
+  t.base_log_length = selection[0], t.multiple = selection[1], t.block_gradients = selection[2];
+  t.settle = selection[3];
+  t.tried = from_array<double>(d, "length_tried", array_size(d, "length_tried"));
+  if (t.tried.size() % 3 != 0) throw py::value_error("state: 'length_tried' has the wrong size");
+  t.block = from_array<double>(d, "length_block", array_size(d, "length_block"));
   return s;
 }
 

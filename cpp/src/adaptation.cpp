@@ -172,6 +172,109 @@ void TrajectoryAdapter::learn(State& s, std::uint64_t iteration, const Transitio
     for (std::size_t i = c * P; i < (c + 1) * P; ++i)
       s.centre[i] += w * (a * double(record.end[i]) + (1 - a) * double(record.start[i]) - s.centre[i]);
   }
+  if (block_length > 0 && iteration + 1 == select_from) {  // the selection starts from ChEES's length
+    s.base_log_length = s.log_length = s.log_length_avg;
+    s.multiple = 0;
+    s.settle = double(block_length / 4);
+    s.tried.clear();
+    s.block.clear();
+    s.block_gradients = 0;
+  }
+}
+
+template <class T>
+void TrajectoryAdapter::select(State& s, std::uint64_t iteration, const TransitionRecord<T>& record,
+                               const double* stats, std::size_t n_stats, bool metric_changes) const {
+  const std::size_t C = record.info.size();
+  if (s.settle > 0 && !metric_changes && iteration + 1 != select_to) {  // step size still settling
+    s.settle -= 1;
+    return;
+  }
+  s.block.insert(s.block.end(), stats, stats + C * n_stats);
+  for (const TransitionInfo& info : record.info) s.block_gradients += double(info.n_steps);
+  const std::size_t n = s.block.size() / (C * n_stats);
+  const bool last = iteration + 1 == select_to;
+  if (n < block_length && !metric_changes && !last) return;
+  if (n >= 10) {  // a block cut shorter by a metric change says too little
+    const double ess = block_ess(s.block.data(), n, C, n_stats);
+    std::size_t k = 0;
+    while (k < s.tried.size() && s.tried[k] != s.multiple) k += 3;
+    if (k == s.tried.size()) s.tried.insert(s.tried.end(), {s.multiple, 0.0, 0.0});
+    s.tried[k + 1] += ess, s.tried[k + 2] += s.block_gradients;
+  }
+  s.block.clear();
+  s.block_gradients = 0;
+  // The best multiple so far: the longest within 80% of the top score (block scores are noisy, and
+  // favour short trajectories, whose slow components a block sees least). Then the next one to
+  // measure: a step beyond the best when it is the shortest or the longest tried (downwards first),
+  // else the best again (its score gets firmer).
+  double top = 0, lo = INFINITY, hi = -INFINITY;
+  for (std::size_t k = 0; k < s.tried.size(); k += 3) {
+    top = std::fmax(top, s.tried[k + 1] / s.tried[k + 2]);
+    lo = std::fmin(lo, s.tried[k]), hi = std::fmax(hi, s.tried[k]);
+  }
+  double best = s.tried.empty() ? s.multiple : hi, best_score = 0;  // nothing measurable: the longest
+  for (std::size_t k = 0; k < s.tried.size() && top > 0; k += 3) {
+    const double score = s.tried[k + 1] / s.tried[k + 2];
+    if (score >= 0.8 * top && (best_score == 0 || s.tried[k] > best)) best = s.tried[k], best_score = score;
+  }
+  double next = best;
+  if (metric_changes) {
+    s.tried.clear();
+    s.settle = double(block_length / 4);
+  } else if (!last && !s.tried.empty()) {
+    if (!(best_score > 0)) next = hi + std::fmax(2, hi - lo);  // nothing measurable yet: much longer
+    else if (best == lo) next = best - 1;
+    else if (best == hi) next = best + 1;
+  }
+  s.multiple = std::fmin(std::fmax(next, double(min_multiple)), double(max_multiple));
+  s.log_length = s.log_length_avg = s.base_log_length + s.multiple * std::log(2.0);
+}
+
+double block_ess(const double* x, std::size_t n, std::size_t C, std::size_t m) {
+  if (n < 4) return 0;
+  double tau_sum = 0;
+  std::size_t used = 0, unmeasured = 0;
+  std::vector<double> mean(C);
+  for (std::size_t j = 0; j < m; ++j) {
+    auto at = [&](std::size_t t, std::size_t c) { return x[(t * C + c) * m + j]; };
+    double W = 0, grand = 0;
+    for (std::size_t c = 0; c < C; ++c) {
+      double sum = 0;
+      for (std::size_t t = 0; t < n; ++t) sum += at(t, c);
+      mean[c] = sum / double(n);
+      double ss = 0;
+      for (std::size_t t = 0; t < n; ++t) ss += (at(t, c) - mean[c]) * (at(t, c) - mean[c]);
+      W += ss / double(n - 1) / double(C);
+      grand += mean[c] / double(C);
+    }
+    if (!(W > 0) || !std::isfinite(W)) continue;
+    double B = 0;
+    for (std::size_t c = 0; c < C && C > 1; ++c) B += (mean[c] - grand) * (mean[c] - grand) / double(C - 1);
+    const double var_plus = double(n - 1) / double(n) * W + B;
+    auto autocorrelation = [&](std::size_t k) {
+      double acov = 0;
+      for (std::size_t c = 0; c < C; ++c)
+        for (std::size_t t = 0; t + k < n; ++t) acov += (at(t, c) - mean[c]) * (at(t + k, c) - mean[c]);
+      return 1 - (W - acov / double(n) / double(C)) / var_plus;
+    };
+    // Geyer's initial monotone sequence: sums of adjacent pairs while positive, never increasing.
+    double tau = -1, prev_pair = INFINITY;
+    std::size_t k = 0;
+    for (; k + 1 < n; k += 2) {
+      double pair = (k == 0 ? 1.0 : autocorrelation(k)) + autocorrelation(k + 1);
+      if (!(pair > 0)) break;
+      pair = std::fmin(pair, prev_pair);
+      tau += 2 * pair, prev_pair = pair;
+    }
+    tau_sum += std::fmax(tau, 1 / std::log10(double(n * C)));
+    ++used;
+    unmeasured += 2 * k >= n;
+  }
+  // When most statistics are still correlated over half the block, the chains are too slow at this
+  // length for a block to measure (a truncated sum would make short trajectories look good).
+  if (used == 0 || 2 * unmeasured > used) return 0;
+  return double(n * C) * double(used) / tau_sum;
 }
 
 template void MetricAdapter::add<double>(State&, std::size_t, std::size_t, const double*) const;
@@ -180,5 +283,9 @@ template void TrajectoryAdapter::learn<double>(State&, std::uint64_t, const Tran
                                                const DiagonalMetric&) const;
 template void TrajectoryAdapter::learn<float>(State&, std::uint64_t, const TransitionRecord<float>&,
                                               const DiagonalMetric&) const;
+template void TrajectoryAdapter::select<double>(State&, std::uint64_t, const TransitionRecord<double>&,
+                                                const double*, std::size_t, bool) const;
+template void TrajectoryAdapter::select<float>(State&, std::uint64_t, const TransitionRecord<float>&,
+                                               const double*, std::size_t, bool) const;
 
 }  // namespace symhmc

@@ -92,6 +92,20 @@ HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcStat
     nuts_ = std::make_unique<Nuts<T>>(C, P, settings_.max_tree_depth, settings_.max_energy_error);
   else
     static_hmc_ = std::make_unique<StaticHmc<T>>(C, P, settings_.max_energy_error);
+  // The length is selected by ESS per gradient from the third slow window to the end of the last
+  // (blocks of a tenth of warm-up, 25 to 200 transitions, at least three of them); before it, and
+  // with shorter warm-ups, ChEES.
+  const std::vector<std::size_t>& ends = windows_.window_ends();
+  const std::size_t block = std::min<std::size_t>(std::max<std::size_t>(state_.warmup / 10, 25), 200);
+  if (settings_.kernel == Kernel::static_hmc && settings_.n_steps == 0 && target.n_summaries() > 0 &&
+      ends.size() >= 3 && ends.back() - ends[1] >= 3 * block) {
+    trajectory_adapter_.select_from = ends[1] + 1;
+    trajectory_adapter_.select_to = ends.back() + 1;
+    trajectory_adapter_.block_length = block;
+  }
+  if (state_.trajectory_adaptation.block.size() % (C * std::max<std::size_t>(target.n_summaries(), 1)) != 0)
+    throw std::invalid_argument("state: inconsistent array sizes");
+  summaries_.resize(C * target.n_summaries());
   record_.resize(C, P);
   eps_.resize(C);
   n_steps_.resize(C);
@@ -224,8 +238,16 @@ void HmcSampler<T>::adapt(std::uint64_t it) {
   if (settings_.adapt_step_size)
     for (std::size_t c = 0; c < C; ++c)
       state_.step_size[c] = step_adapter_.learn(state_.step_adaptation[c], record_.info[c].accept_prob);
-  if (settings_.kernel == Kernel::static_hmc && settings_.n_steps == 0)
-    trajectory_adapter_.learn(state_.trajectory_adaptation, it, record_, metric_);
+  if (settings_.kernel == Kernel::static_hmc && settings_.n_steps == 0) {
+    if (trajectory_adapter_.selecting(it)) {
+      target_.summaries(z_.q.data(), C, summaries_.data());
+      const bool metric_changes = settings_.adapt_metric && windows_.window_ends(std::size_t(it));
+      trajectory_adapter_.select(state_.trajectory_adaptation, it, record_, summaries_.data(),
+                                 target_.n_summaries(), metric_changes);
+    } else if (trajectory_adapter_.block_length == 0 || it < trajectory_adapter_.select_from) {
+      trajectory_adapter_.learn(state_.trajectory_adaptation, it, record_, metric_);
+    }
+  }
   if (settings_.adapt_metric && windows_.in_slow_window(std::size_t(it))) {
     metric_adapter_.add(state_.metric_adaptation, C, P, z_.q.data());
     if (windows_.window_ends(std::size_t(it))) {

@@ -383,6 +383,28 @@ void MlpPosterior<T>::forward(const T* theta, std::size_t K, const T* X_new, std
   });
 }
 
+namespace {
+constexpr std::size_t kSummaryRows = 16;
+}
+
+template <class T>
+std::size_t MlpPosterior<T>::n_summaries() const {
+  return std::min(n_rows_, kSummaryRows) * std::size_t(layout_.out_dim()) + (spec_.infer_noise ? 1 : 0);
+}
+
+template <class T>
+void MlpPosterior<T>::summaries(const T* theta, std::size_t K, double* out) const {
+  const std::size_t n = std::min(n_rows_, kSummaryRows), d0 = std::size_t(layout_.sizes[0]);
+  const std::size_t dL = std::size_t(layout_.out_dim()), P = dim(), m = n_summaries();
+  std::vector<T> rows(n * d0), f(K * n * dL);
+  for (std::size_t r = 0; r < n; ++r) std::copy_n(X_.data() + (r * n_rows_ / n) * d0, d0, rows.data() + r * d0);
+  forward(theta, K, rows.data(), n, f.data(), 1);
+  for (std::size_t k = 0; k < K; ++k) {
+    for (std::size_t i = 0; i < n * dL; ++i) out[k * m + i] = double(f[k * n * dL + i]);
+    if (spec_.infer_noise) out[k * m + m - 1] = double(theta[k * P + P - 1]);
+  }
+}
+
 template <class T>
 std::vector<int> MlpPosterior<T>::metric_ties() const {
   const MlpLayout& L = layout_;

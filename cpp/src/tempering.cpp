@@ -44,6 +44,8 @@ class TemperingSampler<T>::Tempered : public Target<T> {
   Tempered(const Target<T>& base, const std::vector<double>& betas) : base_(base), betas_(betas) {}
   std::size_t dim() const override { return base_.dim(); }
   std::vector<int> metric_ties() const override { return base_.metric_ties(); }
+  // Swaps move points between chains, so a chain's statistics have no autocorrelation to measure.
+  std::size_t n_summaries() const override { return 0; }
   void logp_grad(const T* x, std::size_t K, T* logp, T* grad, int threads) const override {
     evaluate_slots(x, nullptr, K, nullptr, logp, grad, threads);
   }

@@ -121,6 +121,7 @@ class HmcSampler {
   std::unique_ptr<Nuts<T>> nuts_;
   TransitionRecord<T> record_;
   std::vector<double> eps_;
+  std::vector<double> summaries_;  // chains x target's summaries: the length selection's statistics
   std::vector<std::uint32_t> n_steps_;
   std::vector<DrawStats> stats_;
   std::size_t divergences_ = 0;

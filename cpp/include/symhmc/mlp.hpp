@@ -69,6 +69,10 @@ class MlpPosterior : public Target<T> {
                        T* grad, int threads = 0) const override;
   void evaluate_given(const T* theta, const std::size_t* slots, std::size_t K, const double* precisions,
                       T* log_prior, T* log_lik, T* grad_prior, T* grad_lik, int threads = 0) const override;
+  // For the trajectory-length adapter: the network outputs at up to 16 evenly spaced training rows,
+  // and the log noise when it is inferred (all unchanged by the hidden-unit symmetries).
+  std::size_t n_summaries() const override;
+  void summaries(const T* theta, std::size_t K, double* out) const override;
   // Network outputs f (K x n x d_L) at new inputs X_new (n x d_0).
   void forward(const T* theta, std::size_t K, const T* X_new, std::size_t n, T* out,
                int threads = 0) const;

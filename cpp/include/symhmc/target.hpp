@@ -29,6 +29,14 @@ class Target {
   // Tie group of every coordinate (equal ids share one metric entry); empty when no symmetry.
   virtual std::vector<int> metric_ties() const { return {}; }
 
+  // A few statistics of a position whose mixing the trajectory-length adapter maximizes per gradient
+  // (out: K x n_summaries()); they must be invariant under the target's symmetry group. None by
+  // default: the length is then ChEES's alone. (Coordinates are no default: while the metric has not
+  // yet found large scales, most coordinates mix fast and the few that do not are outvoted, so the
+  // length stays too short for the metric ever to find them.)
+  virtual std::size_t n_summaries() const { return 0; }
+  virtual void summaries(const T* x, std::size_t K, double* out) const { (void)x, (void)K, (void)out; }
+
   // Tempering needs the density as reference x likelihood, log pi = log pi_0 + l, with pi_0 a
   // normalized density (the prior). Targets that can split themselves return true and implement
   // evaluate(); any output pointer may be null.
