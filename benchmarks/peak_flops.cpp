@@ -184,6 +184,11 @@ int main(int argc, char** argv) {
   const double hz = best_of(adds_per_second, seconds / 3, reps);
   std::printf("estimated core clock: %.2f GHz (dependent integer adds, thread CPU time)\n\n", hz * 1e-9);
 
+  // A part that the CPU cannot run is listed and skipped.
+  const auto skipped = [](const char* name, bool ok, const char* missing) {
+    if (!ok) std::printf("%-34s %10s   (skipped: the CPU lacks %s)\n", name, "-", missing);
+    return !ok;
+  };
   std::printf("%-34s %10s %11s\n", "FMA peak", "GFLOP/s", "FLOP/cycle");
   struct Fma {
     const char* name;
@@ -201,10 +206,7 @@ int main(int argc, char** argv) {
       {"float32 AVX-512 (zmm, 512-bit)", avx512, "avx512f", fma_512s, 16},
   };
   for (const Fma& k : fmas) {
-    if (!k.ok) {
-      std::printf("%-34s %10s   (skipped: the CPU lacks %s)\n", k.name, "-", k.missing);
-      continue;
-    }
+    if (skipped(k.name, k.ok, k.missing)) continue;
     const double gflops = 2.0 * k.lanes * best_of(k.f, seconds, reps) * 1e-9;
     std::printf("%-34s %10.1f %11.1f\n", k.name, gflops, gflops * 1e9 / hz);
   }
@@ -225,10 +227,7 @@ int main(int argc, char** argv) {
       {"float32 AVX-512 (zmm, 16 lanes)", avx512, "avx512f", div_lat_512s, div_thr_512s},
   };
   for (const Div& d : divs) {
-    if (!d.ok) {
-      std::printf("%-34s %14s   (skipped: the CPU lacks %s)\n", d.name, "-", d.missing);
-      continue;
-    }
+    if (skipped(d.name, d.ok, d.missing)) continue;
     const double lat = hz / best_of(d.latency, seconds, reps), thr = hz / best_of(d.throughput, seconds, reps);
     std::printf("%-34s %14.1f %22.1f\n", d.name, lat, thr);
   }
