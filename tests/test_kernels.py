@@ -59,9 +59,11 @@ def _cpu_flags() -> set:
 
 
 def _expected_kernels() -> set:
-    """The SIMD kernels that this CPU can run and an x86-64 build compiles."""
+    """The SIMD kernels that this CPU can run and the build compiles for its architecture."""
     flags = _cpu_flags()
     expected = set()
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        expected.add("neon")  # every aarch64 CPU has it
     if platform.machine().lower() in ("x86_64", "amd64"):
         if {"avx2", "fma"} <= flags:
             expected.add("avx2")
@@ -139,7 +141,7 @@ def test_set_simd_nonsense_raises(restore_simd):
     assert sh.simd_info()["active"] == before
 
 
-@pytest.mark.parametrize("name", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("name", ["scalar", "avx2", "avx512", "neon"])
 def test_set_simd_follows_support(name, restore_simd):
     """A supported kernel can be forced; an unsupported one is refused and changes nothing."""
     if name in KERNELS:
