@@ -1,211 +1,236 @@
-// Single-core floating-point FMA peak of this CPU (float64 and float32, AVX-512 and AVX2), and the
-// throughput of float64 AVX-512 divides.
+// Single-core floating-point limits of this CPU, for every x86 instruction set it has: the FMA peak
+// (float64 and float32; scalar, AVX2 256-bit, AVX-512) and the latency and throughput of divides.
+// The kernels' "% of peak" figures (benchmarks/report_gradient.py --peak) are relative to these.
 //
-// Build and run (no dependencies):
-//     g++ -O2 -mavx512f -mfma benchmarks/peak_flops.cpp -o /tmp/peak_flops
+// Build and run (no dependencies and no -m flags: each part is compiled for its own instruction set
+// with a target attribute, and runs only when the CPU reports that set, so nothing dies with SIGILL):
+//     g++ -O2 benchmarks/peak_flops.cpp -o /tmp/peak_flops
 //     /tmp/peak_flops            # optional argument: seconds per measurement (default 0.3)
 //
-// Each kernel runs NACC independent FMA chains (acc = acc * a + b) in registers, enough to hide the
-// FMA latency (4 cycles on Zen 4) times the number of FMA pipes (2): 16 zmm accumulators for AVX-512
-// (32 registers), 12 for AVX2 and scalar (16 registers without AVX-512VL; a and b take two more).
-// The FMAs are written as inline asm so that the compiler can neither merge the scalar chains into
-// vectors nor spill accumulators. One FMA counts as 2 FLOPs per lane.
-// The values stay bounded (a < 1), so there are no denormals or overflows. The best of several
-// repetitions is reported; the program runs on one thread (pin it with `taskset -c 0` if you like).
-// It also estimates the core clock from a chain of dependent integer adds (1 cycle each), which gives
-// FLOPs per cycle. On Zen 4, 512-bit FMAs are executed as two 256-bit halves ("double pumped"), so the
-// expected peak per cycle is the same for AVX-512 and AVX2: 16 float64 / 32 float32 FLOPs per cycle.
+// Each FMA part runs independent chains (acc = acc * a + b) in all the registers that a and b leave:
+// 14 for AVX2 and scalar (16 registers), 28 zmm for AVX-512 (32). Latency x pipes (4 x 2 on Zen 4 and
+// 5) would suggest 8, but on Zen 5 the rate still grew up to 14 ymm chains (8: 40, 12: 45, 14: 48
+// GFLOP/s float64), so fewer would understate the peak that a 16-register kernel can reach. The FMAs
+// are inline asm so that the compiler can neither merge scalar chains into vectors nor spill
+// accumulators. One FMA counts as 2 FLOPs per lane; the values stay bounded (a < 1): no denormals.
+// Divide latency is one dependent chain x = c / x; throughput, 12 (ymm) or 16 (zmm) such chains.
+//
+// Time is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which other processes on a shared machine
+// disturb less than wall time; the best of several repetitions is reported. The core clock comes from
+// a chain of dependent integer adds (1 cycle each), which turns rates into FLOPs and cycles per op.
 
-#include <immintrin.h>
-
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+
+#if !(defined(__x86_64__) || defined(__i386__))
+int main() {
+  std::puts("peak_flops measures x86 instruction sets only; nothing to do on this CPU");
+  return 0;
+}
+#else
+#include <cpuid.h>
+#include <immintrin.h>
+#include <time.h>
 
 namespace {
 
-constexpr int64_t INNER = 1000;  // FMA rounds per timing check
+constexpr int kInner = 1000;  // rounds per clock reading
+volatile double g_sink;       // the chains' results end here, so that the compiler keeps them
 
-double now() {
-    using clk = std::chrono::steady_clock;
-    return std::chrono::duration<double>(clk::now().time_since_epoch()).count();
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
-// A generic kernel over a SIMD "vector" type V with broadcast/fma/add/reduce helpers.
-template <class Ops, int NACC>
-double run_kernel(double seconds) {
-    using V = typename Ops::V;
-    V acc[NACC];
-    for (int i = 0; i < NACC; ++i) acc[i] = Ops::set1(1.0 + 0.001 * i);
-    const V a = Ops::set1(0.9999999);
-    const V b = Ops::set1(1e-7);
-    int64_t rounds = 0;
-    const double t0 = now();
-    double t1 = t0;
-    do {
-        for (int64_t r = 0; r < INNER; ++r) {
-#pragma GCC unroll 32
-            for (int i = 0; i < NACC; ++i) acc[i] = Ops::fma(acc[i], a, b);
-        }
-        rounds += INNER;
-        t1 = now();
-    } while (t1 - t0 < seconds);
-    // Keep the results alive so the compiler cannot drop the loop.
-    V s = acc[0];
-    for (int i = 1; i < NACC; ++i) s = Ops::add(s, acc[i]);
-    volatile double sink = Ops::reduce(s);
-    (void)sink;
-    const double flops = 2.0 * Ops::LANES * NACC * static_cast<double>(rounds);
-    return flops / (t1 - t0) * 1e-9;  // GFLOP/s
+// Measures `op` (NACC independent chains of INSN over VEC registers), returning operations per second
+// (one operation = one instruction on one vector). SET1 broadcasts a double; CONS is the register
+// constraint ("x": xmm/ymm 0-15, "v": all 32 with AVX-512).
+#define SYMHMC_CHAINS(NAME, TARGET, VEC, SET1, CONS, NACC, INIT, A, B, ASM)                        \
+  __attribute__((target(TARGET), noinline)) double NAME(double seconds) {                           \
+    VEC acc[NACC];                                                                                  \
+    for (int i = 0; i < NACC; ++i) acc[i] = SET1(INIT + 0.001 * i);                                 \
+    const VEC a = SET1(A), b = SET1(B);                                                             \
+    int64_t rounds = 0;                                                                             \
+    const double t0 = cpu_seconds();                                                                \
+    double t1 = t0;                                                                                 \
+    do {                                                                                            \
+      for (int r = 0; r < kInner; ++r) {                                                            \
+        _Pragma("GCC unroll 32") for (int i = 0; i < NACC; ++i) {                                    \
+          VEC x = acc[i];                                                                           \
+          asm(ASM : "+" CONS(x) : CONS(a), CONS(b));                                                \
+          acc[i] = x;                                                                               \
+        }                                                                                           \
+      }                                                                                             \
+      rounds += kInner;                                                                             \
+      t1 = cpu_seconds();                                                                           \
+    } while (t1 - t0 < seconds);                                                                    \
+    for (int i = 0; i < NACC; ++i) {                                                                \
+      double first;                                                                                 \
+      std::memcpy(&first, &acc[i], sizeof(first));                                                  \
+      g_sink = first;                                                                               \
+    }                                                                                               \
+    return double(NACC) * double(rounds) / (t1 - t0);                                               \
+  }
+
+// FMA: acc = acc * a + b (AT&T operand order: vfmadd213 b, a, acc).
+#define SYMHMC_FMA(NAME, TARGET, VEC, SET1, CONS, NACC, INSN) \
+  SYMHMC_CHAINS(NAME, TARGET, VEC, SET1, CONS, NACC, 1.0, 0.9999999, 1e-7, INSN " %2, %1, %0")
+// Divide: acc = a / acc (b unused), which stays near sqrt(a).
+#define SYMHMC_DIV(NAME, TARGET, VEC, SET1, CONS, NACC, INSN) \
+  SYMHMC_CHAINS(NAME, TARGET, VEC, SET1, CONS, NACC, 1.5, 2.0, 0.0, INSN " %0, %1, %0")
+
+#define SET1_SD(x) double(x)
+#define SET1_SS(x) float(x)
+#define SET1_256D(x) _mm256_set1_pd(x)
+#define SET1_256S(x) _mm256_set1_ps(float(x))
+#define SET1_512D(x) _mm512_set1_pd(x)
+#define SET1_512S(x) _mm512_set1_ps(float(x))
+
+SYMHMC_FMA(fma_sd, "fma", double, SET1_SD, "x", 14, "vfmadd213sd")
+SYMHMC_FMA(fma_ss, "fma", float, SET1_SS, "x", 14, "vfmadd213ss")
+SYMHMC_FMA(fma_256d, "avx2,fma", __m256d, SET1_256D, "x", 14, "vfmadd213pd")
+SYMHMC_FMA(fma_256s, "avx2,fma", __m256, SET1_256S, "x", 14, "vfmadd213ps")
+SYMHMC_FMA(fma_512d, "avx512f", __m512d, SET1_512D, "v", 28, "vfmadd213pd")
+SYMHMC_FMA(fma_512s, "avx512f", __m512, SET1_512S, "v", 28, "vfmadd213ps")
+
+SYMHMC_DIV(div_lat_sd, "avx", double, SET1_SD, "x", 1, "vdivsd")
+SYMHMC_DIV(div_thr_sd, "avx", double, SET1_SD, "x", 12, "vdivsd")
+SYMHMC_DIV(div_lat_256d, "avx", __m256d, SET1_256D, "x", 1, "vdivpd")
+SYMHMC_DIV(div_thr_256d, "avx", __m256d, SET1_256D, "x", 12, "vdivpd")
+SYMHMC_DIV(div_lat_256s, "avx", __m256, SET1_256S, "x", 1, "vdivps")
+SYMHMC_DIV(div_thr_256s, "avx", __m256, SET1_256S, "x", 12, "vdivps")
+SYMHMC_DIV(div_lat_512d, "avx512f", __m512d, SET1_512D, "v", 1, "vdivpd")
+SYMHMC_DIV(div_thr_512d, "avx512f", __m512d, SET1_512D, "v", 16, "vdivpd")
+SYMHMC_DIV(div_lat_512s, "avx512f", __m512, SET1_512S, "v", 1, "vdivps")
+SYMHMC_DIV(div_thr_512s, "avx512f", __m512, SET1_512S, "v", 16, "vdivps")
+
+// Core clock: a chain of dependent integer adds retires one add per cycle.
+double adds_per_second(double seconds) {
+  uint64_t x = 0;
+  int64_t n = 0;
+  const double t0 = cpu_seconds();
+  double t1 = t0;
+  do {
+    for (int i = 0; i < 100000; ++i)
+      asm volatile(
+          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+          : "+r"(x));
+    n += 800000;
+    t1 = cpu_seconds();
+  } while (t1 - t0 < seconds);
+  return double(n) / (t1 - t0);
 }
 
-struct Avx512D {
-    using V = __m512d;
-    static constexpr int LANES = 8;
-    static V set1(double x) { return _mm512_set1_pd(x); }
-    static V fma(V x, V a, V b) { asm("vfmadd213pd %2, %1, %0" : "+v"(x) : "v"(a), "v"(b)); return x; }
-    static V add(V x, V y) { return _mm512_add_pd(x, y); }
-    static double reduce(V x) {
-        alignas(64) double t[8];
-        _mm512_store_pd(t, x);
-        double s = 0;
-        for (double v : t) s += v;
-        return s;
-    }
-};
-struct Avx512F {
-    using V = __m512;
-    static constexpr int LANES = 16;
-    static V set1(double x) { return _mm512_set1_ps(static_cast<float>(x)); }
-    static V fma(V x, V a, V b) { asm("vfmadd213ps %2, %1, %0" : "+v"(x) : "v"(a), "v"(b)); return x; }
-    static V add(V x, V y) { return _mm512_add_ps(x, y); }
-    static double reduce(V x) {
-        alignas(64) float t[16];
-        _mm512_store_ps(t, x);
-        double s = 0;
-        for (float v : t) s += v;
-        return s;
-    }
-};
-struct Avx2D {
-    using V = __m256d;
-    static constexpr int LANES = 4;
-    static V set1(double x) { return _mm256_set1_pd(x); }
-    static V fma(V x, V a, V b) { asm("vfmadd213pd %2, %1, %0" : "+x"(x) : "x"(a), "x"(b)); return x; }
-    static V add(V x, V y) { return _mm256_add_pd(x, y); }
-    static double reduce(V x) {
-        alignas(32) double t[4];
-        _mm256_store_pd(t, x);
-        return t[0] + t[1] + t[2] + t[3];
-    }
-};
-struct Avx2F {
-    using V = __m256;
-    static constexpr int LANES = 8;
-    static V set1(double x) { return _mm256_set1_ps(static_cast<float>(x)); }
-    static V fma(V x, V a, V b) { asm("vfmadd213ps %2, %1, %0" : "+x"(x) : "x"(a), "x"(b)); return x; }
-    static V add(V x, V y) { return _mm256_add_ps(x, y); }
-    static double reduce(V x) {
-        alignas(32) float t[8];
-        _mm256_store_ps(t, x);
-        double s = 0;
-        for (float v : t) s += v;
-        return s;
-    }
-};
-struct ScalarD {  // scalar FMA (vfmadd on xmm, one lane), for reference
-    using V = double;
-    static constexpr int LANES = 1;
-    static V set1(double x) { return x; }
-    static V fma(V x, V a, V b) { asm("vfmadd213sd %2, %1, %0" : "+x"(x) : "x"(a), "x"(b)); return x; }
-    static V add(V x, V y) { return x + y; }
-    static double reduce(V x) { return x; }
-};
-
-// Core clock estimate: a chain of dependent integer adds retires one per cycle.
-double estimate_ghz(double seconds) {
-    uint64_t x = 0;
-    int64_t n = 0;
-    const double t0 = now();
-    double t1 = t0;
-    do {
-        for (int i = 0; i < 100000; ++i) {
-            // 8 dependent adds per iteration; asm keeps the compiler from folding them.
-            asm volatile(
-                "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                : "+r"(x));
-        }
-        n += 800000;
-        t1 = now();
-    } while (t1 - t0 < seconds);
-    return static_cast<double>(n) / (t1 - t0) * 1e-9;
+double best_of(double (*f)(double), double seconds, int reps) {
+  double best = 0;
+  for (int r = 0; r < reps; ++r) {
+    const double v = f(seconds);
+    if (v > best) best = v;
+  }
+  return best;
 }
 
-// Throughput of 512-bit float64 divides, in divides (of 8 lanes) per second: 16 independent chains
-// x = c / x. A tanh costs one (tanh |z| = e / (e + 2) with e = expm1(2 |z|)), so this bounds the
-// activation cost of the narrow-net kernels from below.
-double divide_rate(double seconds) {
-    __m512d x[16];
-    for (int i = 0; i < 16; ++i) x[i] = _mm512_set1_pd(1.5 + 0.01 * i);
-    const __m512d c = _mm512_set1_pd(2.0);
-    int64_t n = 0;
-    const double t0 = now();
-    double t1 = t0;
-    do {
-        for (int r = 0; r < 1000; ++r) {
-#pragma GCC unroll 16
-            for (int i = 0; i < 16; ++i) asm("vdivpd %0, %1, %0" : "+v"(x[i]) : "v"(c));
-        }
-        n += 16000;
-        t1 = now();
-    } while (t1 - t0 < seconds);
-    double s = 0;
-    for (auto& v : x) s += v[0];
-    volatile double sink = s;
-    (void)sink;
-    return static_cast<double>(n) / (t1 - t0);
-}
-
-template <class Ops, int NACC>
-double best_of(int reps, double seconds) {
-    double best = 0;
-    for (int r = 0; r < reps; ++r) {
-        const double g = run_kernel<Ops, NACC>(seconds);
-        if (g > best) best = g;
-    }
-    return best;
+const char* cpu_brand(char (&buf)[49]) {
+  unsigned regs[12] = {};
+  unsigned max_ext = __get_cpuid_max(0x80000000u, nullptr);
+  buf[0] = 0;
+  if (max_ext < 0x80000004u) return "unknown";
+  for (unsigned i = 0; i < 3; ++i)
+    __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
+  std::memcpy(buf, regs, 48);
+  buf[48] = 0;
+  const char* p = buf;
+  while (*p == ' ') ++p;
+  return p;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    const double seconds = argc > 1 ? std::atof(argv[1]) : 0.3;
-    const int reps = 5;
-    const double ghz = [&] {
-        double best = 0;
-        for (int r = 0; r < reps; ++r) {
-            const double g = estimate_ghz(seconds / 3);
-            if (g > best) best = g;
-        }
-        return best;
-    }();
-    std::printf("estimated core clock: %.2f GHz (dependent integer adds)\n", ghz);
-    std::printf("%-22s %10s %12s\n", "kernel", "GFLOP/s", "FLOP/cycle");
-    const auto row = [&](const char* name, double g) {
-        std::printf("%-22s %10.1f %12.1f\n", name, g, g / ghz);
-    };
-    row("float64 AVX-512 (zmm)", best_of<Avx512D, 16>(reps, seconds));
-    row("float64 AVX2 (ymm)", best_of<Avx2D, 12>(reps, seconds));
-    row("float64 scalar FMA", best_of<ScalarD, 12>(reps, seconds));
-    row("float32 AVX-512 (zmm)", best_of<Avx512F, 16>(reps, seconds));
-    row("float32 AVX2 (ymm)", best_of<Avx2F, 12>(reps, seconds));
-    double div = 0;
-    for (int r = 0; r < reps; ++r) {
-        const double d = divide_rate(seconds);
-        if (d > div) div = d;
-    }
-    std::printf("float64 AVX-512 divide (zmm): %.1f cycles per vector of 8\n", ghz * 1e9 / div);
-    return 0;
+// __builtin_cpu_supports takes string literals only, hence the table of calls. It also checks that the
+// operating system saves the wider registers (XCR0), so a "yes" means the instructions can run.
+#define SYMHMC_FEATURES(X)                                                                          \
+  X("sse2") X("sse3") X("ssse3") X("sse4.1") X("sse4.2") X("avx") X("f16c") X("fma") X("avx2")      \
+  X("avxvnni") X("avx512f") X("avx512dq") X("avx512vl") X("avx512bw") X("avx512cd") X("avx512ifma") \
+  X("avx512vbmi") X("avx512vbmi2") X("avx512vnni") X("avx512bf16") X("avx512fp16")
+
+bool has(const char* feature) {
+#define SYMHMC_ASK(name) \
+  if (std::strcmp(feature, name) == 0) return __builtin_cpu_supports(name);
+  SYMHMC_FEATURES(SYMHMC_ASK)
+#undef SYMHMC_ASK
+  std::fprintf(stderr, "unknown feature %s\n", feature);
+  std::abort();
 }
+
+int main(int argc, char** argv) {
+  const double seconds = argc > 1 ? std::atof(argv[1]) : 0.3;
+  const int reps = 5;
+  __builtin_cpu_init();
+  char brand[49];
+  std::printf("CPU: %s\n", cpu_brand(brand));
+  std::printf("instruction sets:");
+#define SYMHMC_PRINT(name) std::printf(" %s%s", name, __builtin_cpu_supports(name) ? "" : " (no)");
+  SYMHMC_FEATURES(SYMHMC_PRINT)
+#undef SYMHMC_PRINT
+  std::printf("\n");
+  const bool fma = has("fma"), avx = has("avx"), avx2 = fma && has("avx2") && avx, avx512 = fma && has("avx512f");
+  std::printf("symhmc kernels this CPU can run: scalar%s%s\n", avx2 ? ", avx2" : "",
+              avx512 && has("avx512dq") && has("avx512vl") ? ", avx512" : "");
+
+  const double hz = best_of(adds_per_second, seconds / 3, reps);
+  std::printf("estimated core clock: %.2f GHz (dependent integer adds, thread CPU time)\n\n", hz * 1e-9);
+
+  // A part that the CPU cannot run is listed and skipped.
+  const auto skipped = [](const char* name, bool ok, const char* missing) {
+    if (!ok) std::printf("%-34s %10s   (skipped: the CPU lacks %s)\n", name, "-", missing);
+    return !ok;
+  };
+  std::printf("%-34s %10s %11s\n", "FMA peak", "GFLOP/s", "FLOP/cycle");
+  struct Fma {
+    const char* name;
+    bool ok;
+    const char* missing;
+    double (*f)(double);
+    int lanes;
+  };
+  const Fma fmas[] = {
+      {"float64 scalar FMA (xmm, 1 lane)", fma, "fma", fma_sd, 1},
+      {"float64 AVX2 (ymm, 256-bit)", avx2, "avx2+fma", fma_256d, 4},
+      {"float64 AVX-512 (zmm, 512-bit)", avx512, "avx512f", fma_512d, 8},
+      {"float32 scalar FMA (xmm, 1 lane)", fma, "fma", fma_ss, 1},
+      {"float32 AVX2 (ymm, 256-bit)", avx2, "avx2+fma", fma_256s, 8},
+      {"float32 AVX-512 (zmm, 512-bit)", avx512, "avx512f", fma_512s, 16},
+  };
+  for (const Fma& k : fmas) {
+    if (skipped(k.name, k.ok, k.missing)) continue;
+    const double gflops = 2.0 * k.lanes * best_of(k.f, seconds, reps) * 1e-9;
+    std::printf("%-34s %10.1f %11.1f\n", k.name, gflops, gflops * 1e9 / hz);
+  }
+
+  std::printf("\n%-34s %14s %22s\n", "divide", "latency (cyc)", "throughput (cyc/vector)");
+  struct Div {
+    const char* name;
+    bool ok;
+    const char* missing;
+    double (*latency)(double);
+    double (*throughput)(double);
+  };
+  const Div divs[] = {
+      {"float64 scalar (vdivsd)", avx, "avx", div_lat_sd, div_thr_sd},
+      {"float64 AVX2 (ymm, 4 lanes)", avx, "avx", div_lat_256d, div_thr_256d},
+      {"float32 AVX2 (ymm, 8 lanes)", avx, "avx", div_lat_256s, div_thr_256s},
+      {"float64 AVX-512 (zmm, 8 lanes)", avx512, "avx512f", div_lat_512d, div_thr_512d},
+      {"float32 AVX-512 (zmm, 16 lanes)", avx512, "avx512f", div_lat_512s, div_thr_512s},
+  };
+  for (const Div& d : divs) {
+    if (skipped(d.name, d.ok, d.missing)) continue;
+    const double lat = hz / best_of(d.latency, seconds, reps), thr = hz / best_of(d.throughput, seconds, reps);
+    std::printf("%-34s %14.1f %22.1f\n", d.name, lat, thr);
+  }
+  return 0;
+}
+#endif

@@ -62,8 +62,17 @@ def test_bitwise_identical_across_threads(kernel, activation, lik, hidden, K, dt
         assert np.array_equal(lp2, lp1) and np.array_equal(g2, g1), f"constructor threads={t}"
 
 
-def test_default_threads_is_positive():
-    X, y = make_data("gaussian", N=10, d0=2, seed=0)
-    m = sh.BayesianMLP(X, y, hidden=(3,))
-    # the contract does not say whether threads=None reads back as None or as the core count
-    assert m.threads is None or (isinstance(m.threads, int) and m.threads >= 1)
+def test_default_threads_is_all_cores_with_the_same_bits():
+    """threads=None (the default) reads back as None and means every core; the bits are those of one
+    thread (the rows are split into several work chunks here, so the pool has work to share)."""
+    X, y = make_data("gaussian", N=2000, d0=6, seed=0)
+    model = sh.BayesianMLP(X, y, hidden=(37,))
+    assert model.threads is None
+    theta = random_theta(model.n_params, 13, seed=1)
+    lp, g = model.logp_and_grad(theta)
+    model.threads = 1
+    lp1, g1 = model.logp_and_grad(theta)
+    assert np.array_equal(lp, lp1) and np.array_equal(g, g1)
+    model.threads = None
+    assert model.threads is None
+    assert np.array_equal(model.logp(theta), lp1)

@@ -29,14 +29,21 @@ namespace SYMHMC_KERNEL_NS {
 
 #include "kernels/simd_math.hpp"
 
+// Register tiles. kTileRows x kTileVecs accumulators for the products; the fused path (one hidden layer)
+// keeps kFusedSlots slots x kFusedWideUnits units of forward sums (plus kFusedSlots inputs and a weight)
+// in registers when the input is wide.
 #if defined(__AVX512F__)
 constexpr int kTileRows = 6, kTileVecs = 4;  // 24 accumulators of 32 registers
+constexpr int kFusedSlots = 4, kFusedWideUnits = 4;
 #elif defined(__AVX2__)
 constexpr int kTileRows = 4, kTileVecs = 3;  // 12 accumulators of 16 registers
+constexpr int kFusedSlots = 4, kFusedWideUnits = 2;  // 8 + 4 + 1 of 16 (4 x 4 spilled)
 #elif defined(SYMHMC_KERNEL_NEON)
 constexpr int kTileRows = 5, kTileVecs = 4;  // 20 accumulators, 4 + 5 operands: 32 registers (6 x 4 spills)
+constexpr int kFusedSlots = 4, kFusedWideUnits = 4;
 #else
 constexpr int kTileRows = 2, kTileVecs = 2;
+constexpr int kFusedSlots = 4, kFusedWideUnits = 4;
 #endif
 
 template <class T>
@@ -793,7 +800,7 @@ struct LaneKernel {
     const long H = L.sizes[1], n = F.n;
     const long Dn = D > 0 ? D : L.sizes[2];
     constexpr int DM = D > 0 ? D : int(kFusedMaxOut);
-    constexpr int UJ = WideIn ? 4 : (4 + U - 1) / U;  // units per tile
+    constexpr int UJ = WideIn ? kFusedWideUnits : (4 + U - 1) / U;  // units per tile
     V f[DM][U], g[DM][U];
     for (long o = 0; o < Dn; ++o) {
       const V b = wt<VecW>(F.b2, o);
@@ -823,7 +830,7 @@ struct LaneKernel {
   static V fused_block(const Fused& F) {
     V stat = S::zero();
     long v = 0;
-    for (; v + 4 <= F.n; v += 4) stat += fused_group<VecW, 4, D, WideIn, Tanh>(F, v);
+    for (; v + kFusedSlots <= F.n; v += kFusedSlots) stat += fused_group<VecW, kFusedSlots, D, WideIn, Tanh>(F, v);
     for (; v < F.n; ++v) stat += fused_group<VecW, 1, D, false, Tanh>(F, v);
     return stat;
   }

@@ -261,12 +261,17 @@ struct Simd {
   // rounding error of T_j is folded into the polynomial's constant term (delta_j = (T_j - hi_j) / hi_j), so
   // e = 2^n hi_j (1 + p) - 1 is accurate to an ulp even where it cancels. One correctly rounded division
   // (it runs beside the FMA pipes) finishes. Max error ~3 ulp (float64) over the whole range; exactly odd;
-  // NaN propagates; |x| > 20 (float: 10) gives +-1.
+  // NaN propagates; |x| > 20 (float: 10) gives +-1. AVX2: see tanh_avx2.
   template <int U>
   static SYMHMC_INLINE void tanh_n(V* x, V* d) {
 #if defined(__AVX512F__)
     if constexpr (W * sizeof(T) == 64) {
       tanh_avx512<U, false>(x, d);
+      return;
+    }
+#elif defined(__AVX2__)
+    if constexpr (W * sizeof(T) == 32) {
+      tanh_avx2<U, false>(x, d);
       return;
     }
 #endif
@@ -289,10 +294,15 @@ struct Simd {
   // can fold the scale into their weights; the AVX-512 version then does the argument reduction with
   // additions only (round |u| to the integer 16 n + j, r = |u| - (16 n + j) exactly), which takes two
   // multiply-adds off the FMA pipes. Same accuracy as tanh_n up to the rounding of the scaled argument.
-  static constexpr T kTanhScale = T(46.16624130844683);  // 32 / ln 2
 #if defined(__AVX512F__)
+  static constexpr T kTanhScale = T(46.16624130844683);  // 32 / ln 2
   static constexpr bool kFastScaledTanh = W * sizeof(T) == 64;
+#elif defined(__AVX2__)
+  // 8 / ln 2 (float64) and 16 / ln 2 (float32): the tables of tanh_avx2 have 4 and 8 entries
+  static constexpr T kTanhScale = is_double ? T(11.541560327111707) : T(23.083120654223414);
+  static constexpr bool kFastScaledTanh = W * sizeof(T) == 32;
 #else
+  static constexpr T kTanhScale = T(46.16624130844683);
   static constexpr bool kFastScaledTanh = false;
 #endif
   template <int U>
@@ -300,6 +310,11 @@ struct Simd {
 #if defined(__AVX512F__)
     if constexpr (W * sizeof(T) == 64) {
       tanh_avx512<U, true>(x, nullptr);
+      return;
+    }
+#elif defined(__AVX2__)
+    if constexpr (W * sizeof(T) == 32) {
+      tanh_avx2<U, true>(x, nullptr);
       return;
     }
 #endif
@@ -408,6 +423,94 @@ struct Simd {
         xv[u] = cast<V>(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(
             _mm512_castps_si512(q[u]), _mm512_castps_si512(cast<__m512>(xv[u])),
             _mm512_set1_epi32(int(0x80000000u)), 0xD8)));
+    }
+  }
+#endif
+#if defined(__AVX2__) && !defined(__AVX512F__)
+  // AVX2 tanh: the AVX-512 method, fitted to 16 registers and to shuffles that pick among 8 dwords
+  // (vpermd, vpermps). The tables have 4 entries for float64 (u = z 8 / ln2 = 4 n + j + r) and 8 for
+  // float32 (u = z 16 / ln2), so |r ln2 / M| <= ln2 / 8 and ln2 / 16, and expm1 takes a fitted
+  // polynomial of degree 9 (float32: 4). A float64 entry is two dwords: lane k's index is (2 j, 2 j + 1),
+  // made by copying the low dword of s up (vpshufd), doubling it (which drops the bits of n) and or-ing
+  // 1 into the high dword. The rest is as on AVX-512: 2^n from integer adds on the table's bits,
+  // delta_j in the constant term, one division. Max error 3 ulp (float64), 2 ulp (float32); exactly odd.
+  template <int U, bool Scaled>
+  static SYMHMC_INLINE void tanh_avx2(V* xv, V* dv) {
+    if constexpr (is_double) {
+      alignas(32) static const long long hi_tab[4] = {0x3ff0000000000000LL, 0x3fef06fe0a31b715LL,
+                                                      0x3feea09e667f3bcdLL, 0x3feee89f995ad3adLL};
+      alignas(32) static const double dl_tab[4] = {0.0, 3.3484623336251524e-17, -6.835808657661922e-17,
+                                                   4.875160526227062e-17};
+      const __m256d magic = _mm256_set1_pd(6755399441055744.0), one = _mm256_set1_pd(1.0);
+      const __m256d sign = _mm256_set1_pd(-0.0);
+      const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi_tab));
+      const __m256i dlt = _mm256_load_si256(reinterpret_cast<const __m256i*>(dl_tab));
+      const __m256i odd = _mm256_set1_epi64x(0x100000000LL);
+      __m256d a[U], s[U], r[U], q[U];
+      for (int u = 0; u < U; ++u) {  // min returns its second operand (|u|) when one is NaN
+        __m256d x = _mm256_andnot_pd(sign, cast<__m256d>(xv[u]));
+        if constexpr (!Scaled) x = _mm256_mul_pd(x, _mm256_set1_pd(kTanhScale));
+        a[u] = _mm256_min_pd(_mm256_set1_pd(230.83120654223416), x);  // |z| <= 20
+      }
+      for (int u = 0; u < U; ++u) s[u] = _mm256_add_pd(a[u], magic);
+      for (int u = 0; u < U; ++u) r[u] = _mm256_sub_pd(a[u], _mm256_sub_pd(s[u], magic));
+      // expm1(r c) / r, c = 2 / kTanhScale = ln2 / 4: degree 8, fitted on |r| <= 1/2 (Chebyshev; relative
+      // error 3e-19, where Taylor would need degree 9 for the same)
+      for (int u = 0; u < U; ++u)
+        q[u] = _mm256_fmadd_pd(_mm256_set1_pd(3.8832279230529377e-13), r[u], _mm256_set1_pd(2.0169017401284516e-11));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_pd(q[u], r[u], _mm256_set1_pd(9.309529797907669e-10));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_pd(q[u], r[u], _mm256_set1_pd(3.7606274664784194e-08));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_pd(q[u], r[u], _mm256_set1_pd(1.302105287737929e-06));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_pd(q[u], r[u], _mm256_set1_pd(3.757081682672302e-05));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_pd(q[u], r[u], _mm256_set1_pd(0.0008672516978878371));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_pd(q[u], r[u], _mm256_set1_pd(0.015014156684943793));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_pd(q[u], r[u], _mm256_set1_pd(0.17328679513998632));
+      for (int u = 0; u < U; ++u) {  // the table entries last: 16 registers do not hold them through the loop
+        const __m256i si = _mm256_castpd_si256(s[u]);
+        const __m256i lo = _mm256_shuffle_epi32(si, 0xA0);
+        const __m256i idx = _mm256_or_si256(_mm256_add_epi32(lo, lo), odd);
+        const __m256d h = _mm256_castsi256_pd(_mm256_add_epi64(_mm256_permutevar8x32_epi32(hi, idx), _mm256_slli_epi64(si, 50)));
+        q[u] = _mm256_fmadd_pd(q[u], r[u], _mm256_castsi256_pd(_mm256_permutevar8x32_epi32(dlt, idx)));  // + delta_j
+        q[u] = _mm256_fmadd_pd(h, q[u], _mm256_sub_pd(h, one));  // e
+      }
+      for (int u = 0; u < U; ++u) q[u] = _mm256_div_pd(q[u], _mm256_add_pd(q[u], _mm256_set1_pd(2.0)));
+      if (dv)
+        for (int u = 0; u < U; ++u) dv[u] = cast<V>(_mm256_fnmadd_pd(q[u], q[u], one));
+      for (int u = 0; u < U; ++u)  // sign of x
+        xv[u] = cast<V>(_mm256_or_pd(q[u], _mm256_and_pd(sign, cast<__m256d>(xv[u]))));
+    } else {
+      alignas(32) static const int hi_tab[8] = {0x3f800000, 0x3f7b95c2, 0x3f7837f0, 0x3f75fed7,
+                                                0x3f7504f3, 0x3f75672a, 0x3f7744fd, 0x3f7ac0c7};
+      alignas(32) static const float dl_tab[8] = {
+          0.0f, -1.199215748926008e-08f, 3.1934181521364735e-08f, -3.0990719324108795e-08f,
+          1.7114270889351246e-08f, 5.233334210430485e-09f, -1.4719605090363075e-08f, -6.128259677495862e-09f};
+      const __m256 magic = _mm256_set1_ps(12582912.0f), one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+      const __m256i hit = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi_tab));
+      const __m256 dlt = _mm256_load_ps(dl_tab);
+      __m256 a[U], s[U], r[U], q[U], h[U];
+      for (int u = 0; u < U; ++u) {
+        __m256 x = _mm256_andnot_ps(sign, cast<__m256>(xv[u]));
+        if constexpr (!Scaled) x = _mm256_mul_ps(x, _mm256_set1_ps(kTanhScale));
+        a[u] = _mm256_min_ps(_mm256_set1_ps(230.83121f), x);  // |z| <= 10
+      }
+      for (int u = 0; u < U; ++u) s[u] = _mm256_add_ps(a[u], magic);
+      for (int u = 0; u < U; ++u) r[u] = _mm256_sub_ps(a[u], _mm256_sub_ps(s[u], magic));
+      for (int u = 0; u < U; ++u)  // expm1(r c) / r, c = ln2 / 8: degree 3, fitted (relative error 4e-9)
+        q[u] = _mm256_fmadd_ps(_mm256_set1_ps(2.3483230506826658e-06f), r[u], _mm256_set1_ps(0.00010841663606697693f));
+      for (int u = 0; u < U; ++u) {
+        const __m256i si = _mm256_castps_si256(s[u]);
+        h[u] = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_permutevar8x32_epi32(hit, si), _mm256_slli_epi32(si, 20)));
+      }
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_ps(q[u], r[u], _mm256_set1_ps(0.0037535391747951508f));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_ps(q[u], r[u], _mm256_set1_ps(0.08664339780807495f));
+      for (int u = 0; u < U; ++u)
+        q[u] = _mm256_fmadd_ps(q[u], r[u], _mm256_permutevar8x32_ps(dlt, _mm256_castps_si256(s[u])));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_fmadd_ps(h[u], q[u], _mm256_sub_ps(h[u], one));
+      for (int u = 0; u < U; ++u) q[u] = _mm256_div_ps(q[u], _mm256_add_ps(q[u], _mm256_set1_ps(2.0f)));
+      if (dv)
+        for (int u = 0; u < U; ++u) dv[u] = cast<V>(_mm256_fnmadd_ps(q[u], q[u], one));
+      for (int u = 0; u < U; ++u)
+        xv[u] = cast<V>(_mm256_or_ps(q[u], _mm256_and_ps(sign, cast<__m256>(xv[u]))));
     }
   }
 #endif
