@@ -130,3 +130,13 @@ def command_line(script: str, argv: Optional[Sequence[str]]) -> str:
     """'Command: python benchmarks/<script> <args>' (argv None: sys.argv[1:])."""
     used = list(sys.argv[1:] if argv is None else argv)
     return f"Command: python benchmarks/{script}" + (" " + " ".join(used) if used else "")
+
+
+def emit_report(parts: list, out: Optional[str]) -> None:
+    """Prints a report's body (its parts after the header line and the blank one) and writes the whole
+    report to out when given."""
+    print()
+    print("\n".join(parts[2:]))
+    if out:
+        with open(out, "w") as fh:
+            fh.write("\n".join(parts) + "\n")

@@ -88,7 +88,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpyro_reference as nr  # noqa: E402  (does not import jax by itself)
-from _common import command_line, environment_line, load_average, table_header, table_row  # noqa: E402
+from _common import command_line, emit_report, environment_line, load_average, table_header, table_row  # noqa: E402
 
 DATASETS = ("diabetes", "cancer", "wine", "digits")
 DEFAULT_DATASETS = ("diabetes", "cancer", "wine")  # digits costs about 20x more: --datasets digits
@@ -651,12 +651,7 @@ def main(argv=None) -> int:
         notes.append(f"NumPyro model check: |model.logp + NumPyro potential energy| / |logp| <= {max(checks):.1e}.")
     parts = [head, "", results_table(rows), "", verdict_table(comparisons), ""] + notes
     parts += ["", command_line("report_real_data.py", argv)]
-    text = "\n".join(parts)
-    print()
-    print("\n".join(parts[2:]))
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit_report(parts, args.out)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(dict(header=head, rows=rows, comparisons=comparisons), fh, indent=1, default=str)

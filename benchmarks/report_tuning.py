@@ -76,7 +76,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpyro_reference as nr  # noqa: E402  (does not import jax by itself)
 import problems  # noqa: E402
-from _common import command_line, environment_line, load_average, pin_blas, table_header, table_row  # noqa: E402
+from _common import command_line, emit_report, environment_line, load_average, pin_blas, table_header, table_row  # noqa: E402
 
 PROBLEM_NAMES = ("sin1d", "diabetes", "demo")
 SAMPLERS = ("default", "nuts", "static", "numpyro", "chees", "blackjax-nuts")
@@ -447,12 +447,7 @@ def main(argv=None) -> int:
     if symhmc_keys:
         notes.append("symhmc stats keys seen: " + ", ".join(symhmc_keys) + ".")
     parts += [""] + notes + ["", command_line("report_tuning.py", argv)]
-    text = "\n".join(parts)
-    print()
-    print("\n".join(parts[2:]))
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit_report(parts, args.out)
     if args.json:
         def clean(r):
             return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in r.items()
