@@ -56,8 +56,12 @@ class BayesianMLP:
     as the net widens. With ``noise="infer"`` the noise precision :math:`\sigma^{-2}` gets the Gamma
     hyperprior too (group ``noise``), in place of ``noise_prior``; :math:`s = \log\sigma` stays the
     sampled coordinate, moved by HMC with the weights as with the fixed prior, and its prior is the
-    Gamma density carried over to :math:`s`. ``fan_in`` does not apply, and ``prior_scale`` only as
-    the default of ``bias_scale``, the output biases' sd.
+    Gamma density carried over to :math:`s`. ``fan_in`` does not apply; ``prior_scale`` and
+    ``bias_scale`` set the output biases' sd and the warm-up's: the first tenth of warm-up holds every
+    precision at :math:`1/s^2`, with :math:`s` the fixed prior's sd of the group (divided by
+    :math:`\sqrt{d_{l-1}}` for layers :math:`l \ge 2`, as the widths are), and the default start
+    draws the weights at a tenth of that sd; then the Gibbs steps begin. (Started at once from small
+    weights, they would draw huge precisions that keep the weights small for thousands of iterations.)
 
     The sampler draws the group precisions between HMC transitions by exact conjugate Gibbs steps,
     :math:`\tau_g \mid w \sim \mathrm{Gamma}(\alpha/2 + n_g/2, \alpha\omega^2/2 + \sum w^2/2)`, per
