@@ -209,8 +209,8 @@ bool HmcSampler<T>::transition(std::uint64_t it, StopCheck& stop) {
 
 // Warm-up first learns the weights with the precisions held (at the groups' warmup_precision) for
 // its first tenth, then lets Gibbs move them: started at once from small weights, the Gibbs steps
-// draw huge precisions that hold the weights near zero for thousands of iterations. A function of the iteration, so a
-// resumed run agrees; warm-up draws are discarded, so the sampling phase stays exact.
+// draw huge precisions that hold the weights near zero for thousands of iterations. A function of
+// the iteration, so a resumed run agrees; warm-up draws are discarded, so sampling stays exact.
 template <class T>
 std::uint64_t HmcSampler<T>::gibbs_start() const {
   return state_.warmup / 10;
