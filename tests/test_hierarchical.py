@@ -214,6 +214,20 @@ def test_conditional_prior_at_the_mean_precision_is_the_fixed_prior():
     np.testing.assert_array_equal(llik, ref_lik)
 
 
+def test_warmup_from_the_default_start_reaches_the_posterior():
+    """Gibbs steps from the default start's tiny weights draw huge precisions that pin the weights
+    near zero, leaving the noise to explain the signal; holding the precisions at the fixed prior's
+    early in warm-up lets the net fit first. 200 points with noise sd 0.1: the posterior of sigma has
+    sd about 0.1 / sqrt(400) = 0.005, so every chain's mean must lie well inside [0.07, 0.13]."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] + 0.1 * rng.standard_normal(200)
+    model = sh.BayesianMLP(X, y, hidden=(10,), noise="infer", prior="hierarchical", ard=True)
+    res = sh.sample(model, chains=2, warmup=200, draws=100, seed=1, progress=False)
+    noise_sd = np.exp(res.draws[..., -1]).mean(axis=1)
+    assert np.all((noise_sd > 0.07) & (noise_sd < 0.13)), noise_sd
+
+
 @pytest.mark.parametrize("hierarchical", ["gibbs", "marginal"])
 def test_tempered_evidence_of_hierarchical_linear_regression_matches_quadrature(hierarchical):
     """Tempering tempers the likelihood only, so the evidence is that of the hierarchical model:
@@ -262,11 +276,13 @@ def test_hierarchical_runs_are_thread_invariant_and_resume_bitwise(kw, dtype):
     assert np.array_equal(np.concatenate([b.stats["lp"], c.stats["lp"]], axis=1), full.stats["lp"])
 
 
-def test_ctrl_c_in_warmup_resumes_bitwise(monkeypatch):
+@pytest.mark.parametrize("stop_at", [4, 23])  # before and after the Gibbs steps start (iteration 6)
+def test_ctrl_c_in_warmup_resumes_bitwise(monkeypatch, stop_at):
     model = ard_model(13)
     kw = dict(chains=2, warmup=60, seed=9)
     full = sh.sample(model, draws=30, progress=False, **kw)
-    monkeypatch.setattr(sh._sample, "_progress_bar", lambda progress, *a: InterruptingBar(23) if progress else None)
+    monkeypatch.setattr(sh._sample, "_progress_bar",
+                        lambda progress, *a: InterruptingBar(stop_at) if progress else None)
     part = sh.sample(model, draws=30, progress=True, **kw)
     assert part.partial and part.last_state.iteration < 60
     rest = sh.sample(model, draws=30, init=part.last_state, progress=False)

@@ -38,7 +38,7 @@ void register_posterior(py::module_& m, const char* name) {
       .def(py::init([](std::vector<int> sizes, const std::string& activation, const std::string& likelihood,
                        double noise, bool infer_noise, double noise_loc, double noise_scale,
                        std::vector<double> weight_sd, std::vector<double> bias_sd, carray<T> X, carray<T> y,
-                       std::vector<std::tuple<std::int64_t, std::int64_t, double, double>> groups,
+                       std::vector<std::tuple<std::int64_t, std::int64_t, double, double, double>> groups,
                        double noise_shape, double noise_rate) {
              MlpSpec spec;
              spec.sizes = std::move(sizes);
@@ -51,7 +51,7 @@ void register_posterior(py::module_& m, const char* name) {
              spec.weight_sd = std::move(weight_sd);
              spec.bias_sd = std::move(bias_sd);
              for (const auto& g : groups)
-               spec.groups.push_back({std::get<0>(g), std::get<1>(g), std::get<2>(g), std::get<3>(g)});
+               spec.groups.push_back({std::get<0>(g), std::get<1>(g), std::get<2>(g), std::get<3>(g), std::get<4>(g)});
              spec.noise_shape = noise_shape;
              spec.noise_rate = noise_rate;
              spec.validate();
@@ -65,7 +65,7 @@ void register_posterior(py::module_& m, const char* name) {
            py::arg("sizes"), py::arg("activation"), py::arg("likelihood"), py::arg("noise"),
            py::arg("infer_noise"), py::arg("noise_loc"), py::arg("noise_scale"), py::arg("weight_sd"),
            py::arg("bias_sd"), py::arg("X"), py::arg("y"),
-           py::arg("groups") = std::vector<std::tuple<std::int64_t, std::int64_t, double, double>>{},
+           py::arg("groups") = std::vector<std::tuple<std::int64_t, std::int64_t, double, double, double>>{},
            py::arg("noise_shape") = 0.0, py::arg("noise_rate") = 0.0)
       .def_property_readonly("n_params", &Post::dim)
       .def_property_readonly("n_rows", &Post::n_rows)

@@ -20,6 +20,8 @@ void check_precision_groups(const std::vector<PrecisionGroup>& groups, std::int6
       throw std::invalid_argument("groups: a precision group lies outside the parameter vector");
     if (!(g.shape > 0) || !std::isfinite(g.shape) || !(g.rate > 0) || !std::isfinite(g.rate))
       throw std::invalid_argument("groups: hyperprior shapes and rates must be positive and finite");
+    if (!(g.warmup_precision >= 0) || !std::isfinite(g.warmup_precision))
+      throw std::invalid_argument("groups: warm-up precisions must be non-negative and finite");
     for (std::int64_t i = g.begin; i < g.begin + g.count; ++i) {
       if (used[std::size_t(i)]) throw std::invalid_argument("groups: precision groups overlap");
       used[std::size_t(i)] = 1;

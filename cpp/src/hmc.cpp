@@ -67,7 +67,8 @@ HmcSampler<T>::HmcSampler(const Target<T>& target, HmcSettings settings, HmcStat
   if (G > 0) {
     if (state_.precisions.empty())
       for (std::size_t c = 0; c < C; ++c)
-        for (const PrecisionGroup& g : groups_) state_.precisions.push_back(g.shape / g.rate);
+        for (const PrecisionGroup& g : groups_)
+          state_.precisions.push_back(g.warmup_precision > 0 ? g.warmup_precision : g.shape / g.rate);
     if (state_.precisions.size() != C * G) throw std::invalid_argument("state: precisions have the wrong size");
     if (!settings_.marginal_precisions)
       integrator_.condition_on(state_.precisions.data());  // the vector keeps its size from here on
@@ -203,7 +204,7 @@ bool HmcSampler<T>::transition(std::uint64_t it, StopCheck& stop) {
     if (!static_hmc_->transition(z_, metric_, eps_.data(), n_steps_.data(), rng_, it, integrator_, record_, poll))
       return false;
   }
-  if (!groups_.empty()) gibbs(it);
+  if (!groups_.empty() && it >= gibbs_start()) gibbs(it);
   for (std::size_t c = 0; c < C; ++c) {
     const TransitionInfo& info = record_.info[c];
     DrawStats& s = stats_[c];
@@ -218,6 +219,15 @@ bool HmcSampler<T>::transition(std::uint64_t it, StopCheck& stop) {
     if (info.diverging) ++divergences_;
   }
   return true;
+}
+
+// Warm-up first learns the weights with the precisions held (at the groups' warmup_precision) for
+// its first tenth, then lets Gibbs move them: started at once from small weights, the Gibbs steps
+// draw huge precisions that hold the weights near zero for thousands of iterations. A function of
+// the iteration, so a resumed run agrees; warm-up draws are discarded, so sampling stays exact.
+template <class T>
+std::uint64_t HmcSampler<T>::gibbs_start() const {
+  return state_.warmup / 10;
 }
 
 // The precisions' conjugate draws given the points just kept: the second half of the iteration, so

@@ -56,8 +56,12 @@ class BayesianMLP:
     as the net widens. With ``noise="infer"`` the noise precision :math:`\sigma^{-2}` gets the Gamma
     hyperprior too (group ``noise``), in place of ``noise_prior``; :math:`s = \log\sigma` stays the
     sampled coordinate, moved by HMC with the weights as with the fixed prior, and its prior is the
-    Gamma density carried over to :math:`s`. ``fan_in`` does not apply, and ``prior_scale`` only as
-    the default of ``bias_scale``, the output biases' sd.
+    Gamma density carried over to :math:`s`. ``fan_in`` does not apply; ``prior_scale`` and
+    ``bias_scale`` set the output biases' sd and the warm-up's: the first tenth of warm-up holds every
+    precision at :math:`1/s^2`, with :math:`s` the fixed prior's sd of the group (divided by
+    :math:`\sqrt{d_{l-1}}` for layers :math:`l \ge 2`, as the widths are), and the default start
+    draws the weights at a tenth of that sd; then the Gibbs steps begin. (Started at once from small
+    weights, they would draw huge precisions that keep the weights small for thousands of iterations.)
 
     The sampler draws the group precisions between HMC transitions by exact conjugate Gibbs steps,
     :math:`\tau_g \mid w \sim \mathrm{Gamma}(\alpha/2 + n_g/2, \alpha\omega^2/2 + \sum w^2/2)`, per
@@ -162,7 +166,7 @@ class BayesianMLP:
         Xd, yd = to_dtype(X, self._dtype, "X"), to_dtype(y, self._dtype, "y")
 
         hyper = _check_hyperprior(hyperprior, sizes, infer_noise) if hierarchical else {}
-        self._groups = _precision_groups(sizes, hyper, bool(ard)) if hierarchical else []
+        self._groups = _precision_groups(sizes, hyper, bool(ard), weight_sd, bias_sd) if hierarchical else []
         noise_shape, noise_rate = _gamma(*hyper["noise"]) if "noise" in hyper else (0.0, 0.0)
 
         cls = core.MlpPosteriorF64 if self._dtype == np.float64 else core.MlpPosteriorF32
@@ -170,7 +174,7 @@ class BayesianMLP:
             list(sizes), activation, likelihood, 1.0 if infer_noise else float(noise), infer_noise,
             loc, tau, list(weight_sd), list(bias_sd),
             np.ascontiguousarray(Xd), np.ascontiguousarray(yd),
-            [(g.begin, g.count, g.shape, g.rate) for g in self._groups], noise_shape, noise_rate,
+            [(g.begin, g.count, g.shape, g.rate, g.warmup_precision) for g in self._groups], noise_shape, noise_rate,
         )
         self.prior = prior
         self.ard = bool(ard)
@@ -307,8 +311,8 @@ class BayesianMLP:
             if name == "log_noise":
                 continue
             sd[sl] = scales[name]
-        for g in self._groups:  # the sampler starts the precisions at their hyperpriors' means
-            sd[g.begin:g.begin + g.count] = math.sqrt(g.rate / g.shape)
+        for g in self._groups:  # the precisions the sampler starts from and holds early in warm-up
+            sd[g.begin:g.begin + g.count] = 1.0 / math.sqrt(g.warmup_precision)
         init = 0.1 * sd * rng.standard_normal((chains, self.n_params))
         if self._infer_noise:
             # hierarchical: sigma starts at the root mean square of y, what a net near zero leaves
@@ -421,12 +425,14 @@ class BayesianMLP:
 
 
 class _Group:
-    """A precision group: coordinates [begin, begin + count), Gamma(shape, rate) hyperprior."""
+    """A precision group: coordinates [begin, begin + count), Gamma(shape, rate) hyperprior, and the
+    precision held in the first tenth of warm-up (the fixed prior's, from prior_scale/bias_scale)."""
 
-    __slots__ = ("name", "begin", "count", "shape", "rate")
+    __slots__ = ("name", "begin", "count", "shape", "rate", "warmup_precision")
 
-    def __init__(self, name, begin, count, shape, rate):
+    def __init__(self, name, begin, count, shape, rate, warmup_sd):
         self.name, self.begin, self.count, self.shape, self.rate = name, int(begin), int(count), shape, rate
+        self.warmup_precision = 1.0 / (warmup_sd * warmup_sd)
 
 
 def _gamma(width: float, shape: float) -> Tuple[float, float]:
@@ -469,24 +475,27 @@ def _width_shape(value, name) -> Tuple[float, float]:
     return check_scale(width, f"{name} width"), _positive_number(shape, f"{name} shape")
 
 
-def _precision_groups(sizes, hyper, ard) -> list:
+def _precision_groups(sizes, hyper, ard, weight_sd, bias_sd) -> list:
     """The hierarchical prior's groups over the flat vector [W_1, b_1, ..., W_L, b_L]: W_l of every
     layer (each input's row of W_1 with ARD), b_l of the hidden layers. Widths of W_l, l >= 2, are
-    divided by sqrt(d_{l-1}) (FBM's scaling by the number of units feeding in)."""
+    divided by sqrt(d_{l-1}) (FBM's scaling by the number of units feeding in); so are the warm-up
+    sds (the fixed prior's weight_sd and bias_sd)."""
     groups, off, L = [], 0, len(sizes) - 1
     for l in range(1, L + 1):
         din, dout = sizes[l - 1], sizes[l]
         width, shape = hyper[f"W{l}"]
+        sd = weight_sd[l - 1]
         if l >= 2:
             width /= math.sqrt(din)
+            sd /= math.sqrt(din)
         a, b = _gamma(width, shape)
         if l == 1 and ard:
-            groups += [_Group("W1", off + i * dout, dout, a, b) for i in range(din)]
+            groups += [_Group("W1", off + i * dout, dout, a, b, sd) for i in range(din)]
         else:
-            groups.append(_Group(f"W{l}", off, din * dout, a, b))
+            groups.append(_Group(f"W{l}", off, din * dout, a, b, sd))
         off += din * dout
         if l < L:
-            groups.append(_Group(f"b{l}", off, dout, *_gamma(*hyper[f"b{l}"])))
+            groups.append(_Group(f"b{l}", off, dout, *_gamma(*hyper[f"b{l}"]), bias_sd[l - 1]))
         off += dout
     return groups
 

@@ -16,6 +16,9 @@ namespace symhmc {
 struct PrecisionGroup {
   std::int64_t begin = 0, count = 0;
   double shape = 0, rate = 0;  // of the Gamma hyperprior on the precision
+  // The precision the sampler starts from and holds during the first tenth of warm-up, before
+  // its Gibbs steps begin (0: the hyperprior's mean).
+  double warmup_precision = 0;
 };
 
 // Throws std::invalid_argument unless the groups are disjoint, inside [0, dim) and have positive

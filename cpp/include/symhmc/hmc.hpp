@@ -102,6 +102,7 @@ class HmcSampler {
   void find_initial_step_sizes(std::uint64_t iteration);
   bool transition(std::uint64_t iteration, StopCheck& stop);  // false: abandoned, nothing changed
   void adapt(std::uint64_t iteration);
+  std::uint64_t gibbs_start() const;     // the first iteration with Gibbs steps
   void gibbs(std::uint64_t iteration);  // hierarchical priors: every chain's precisions given its point
 
   const Target<T>& target_;
