@@ -25,9 +25,7 @@ Profiles (registered in tests/conftest.py):
       SYMHMC_FUZZ=large SYMHMC_FUZZ_EXAMPLES=2000 python -m pytest tests/test_fuzz.py -q  # shorter
 
 The number of examples that ran, per test, is printed at the end of the pytest run ("symhmc fuzz
-examples"). Inputs that still fail because of issue-10 items owned by the validation and data-safety
-branches are excluded with ``assume(...)`` next to a comment "issue 10: <what>, fixed on the
-validation branch"; remove those exclusions at merge.
+examples").
 """
 
 from __future__ import annotations
