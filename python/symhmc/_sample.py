@@ -514,9 +514,9 @@ def _sample_tempered(run, job, symmetry):
         if draws_all is not None:
             draws_all[:, : run.written] = saved["draws_all"]
 
-    # The core keeps only running totals; the history of the schedule and the round trips is
-    # recorded between core calls, at HISTORY_POINTS equal steps of this call's transitions. A call continues bitwise from the
-    # state the last one returned, so the draws are those of one uninterrupted call.
+    # The core keeps only running totals: the history of the schedule and the round trips is recorded
+    # between core calls, at HISTORY_POINTS equal steps of this call's transitions. A call continues
+    # bitwise from the state the last one returned, so the draws are those of one uninterrupted call.
     history = TemperingHistory.start(hmc_raw, pt_raw)
     history_at = np.unique(np.linspace(0, n, HISTORY_POINTS + 1).round().astype(np.int64))[1:]
     done_total = 0
