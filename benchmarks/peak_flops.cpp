@@ -17,7 +17,9 @@
 //
 // Time is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which other processes on a shared machine
 // disturb less than wall time; the best of several repetitions is reported. The core clock comes from
-// a chain of dependent integer adds (1 cycle each), which turns rates into FLOPs and cycles per op.
+// a chain of dependent 64-bit integer multiplies (3 cycles each on current x86 cores), which turns rates
+// into FLOPs and cycles per op. (A chain of `add $1` does not do: Golden Cove folds immediate adds at
+// renaming and ran such a chain at 2-3 per cycle, which gave "clocks" of 4.6-6.7 GHz.)
 
 #include <cstdint>
 #include <cstdio>
@@ -107,22 +109,22 @@ SYMHMC_DIV(div_thr_512d, "avx512f", __m512d, SET1_512D, "v", 16, "vdivpd")
 SYMHMC_DIV(div_lat_512s, "avx512f", __m512, SET1_512S, "v", 1, "vdivps")
 SYMHMC_DIV(div_thr_512s, "avx512f", __m512, SET1_512S, "v", 16, "vdivps")
 
-// Core clock: a chain of dependent integer adds retires one add per cycle.
-double adds_per_second(double seconds) {
-  uint64_t x = 0;
+// Core clock: one multiply of a dependent chain every 3 cycles.
+double cycles_per_second(double seconds) {
+  uint64_t x = 3;  // odd, so it never becomes 0
   int64_t n = 0;
   const double t0 = cpu_seconds();
   double t1 = t0;
   do {
     for (int i = 0; i < 100000; ++i)
       asm volatile(
-          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+          "imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0\n\t"
+          "imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0\n\t"
           : "+r"(x));
     n += 800000;
     t1 = cpu_seconds();
   } while (t1 - t0 < seconds);
-  return double(n) / (t1 - t0);
+  return 3.0 * double(n) / (t1 - t0);
 }
 
 double best_of(double (*f)(double), double seconds, int reps) {
@@ -181,8 +183,8 @@ int main(int argc, char** argv) {
   std::printf("symhmc kernels this CPU can run: scalar%s%s\n", avx2 ? ", avx2" : "",
               avx512 && has("avx512dq") && has("avx512vl") ? ", avx512" : "");
 
-  const double hz = best_of(adds_per_second, seconds / 3, reps);
-  std::printf("estimated core clock: %.2f GHz (dependent integer adds, thread CPU time)\n\n", hz * 1e-9);
+  const double hz = best_of(cycles_per_second, seconds / 3, reps);
+  std::printf("estimated core clock: %.2f GHz (dependent integer multiplies, thread CPU time)\n\n", hz * 1e-9);
 
   // A part that the CPU cannot run is listed and skipped.
   const auto skipped = [](const char* name, bool ok, const char* missing) {
