@@ -339,10 +339,13 @@ def run_blackjax_chees(spec: MLPSpec, chains: int, warmup: int, draws: int, seed
     )
 
 
-def run_blackjax_nuts(spec: MLPSpec, chains: int, warmup: int, draws: int, seed: int, init: np.ndarray) -> dict:
+def run_blackjax_nuts(spec: MLPSpec, chains: int, warmup: int, draws: int, seed: int, init: np.ndarray,
+                     low_rank: bool = False) -> dict:
     """BlackJAX NUTS, one chain after another: ``blackjax.window_adaptation(blackjax.nuts, logdensity)``
-    (its defaults: diagonal mass matrix, target acceptance 0.8) for ``warmup`` steps, then
-    ``blackjax.nuts(logdensity, **parameters)`` for ``draws`` steps in one jitted lax.scan."""
+    (its defaults: diagonal mass matrix, target acceptance 0.8), or with ``low_rank``
+    ``blackjax.window_adaptation_low_rank`` (nutpie's diagonal plus low-rank metric, its defaults: rank
+    up to 10), for ``warmup`` steps, then ``blackjax.nuts(logdensity, **parameters)`` for ``draws`` steps
+    in one jitted lax.scan."""
     import blackjax
     import jax
     import jax.numpy as jnp
@@ -367,7 +370,8 @@ def run_blackjax_nuts(spec: MLPSpec, chains: int, warmup: int, draws: int, seed:
         for c in range(chains):
             k_warm, k_sample = jax.random.split(keys[c])
             tw = time.perf_counter()
-            adapt = blackjax.window_adaptation(blackjax.nuts, logdensity)
+            adaptation = blackjax.window_adaptation_low_rank if low_rank else blackjax.window_adaptation
+            adapt = adaptation(blackjax.nuts, logdensity)
             (state, parameters), info = adapt.run(k_warm, jnp.asarray(init[c]), num_steps=warmup)
             warm_total += int(np.asarray(info.info.num_integration_steps).sum())
             warm_s += time.perf_counter() - tw

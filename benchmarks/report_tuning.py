@@ -24,6 +24,7 @@ Samplers (--samplers), each with C chains x (W warm-up + D draws), seeds s = --s
                  ``blackjax.dynamic_hmc(**parameters)`` vmapped over the chains
   blackjax-nuts  BlackJAX ``window_adaptation(blackjax.nuts)`` then ``blackjax.nuts``, one chain after
                  another
+  blackjax-lowrank  the same with ``window_adaptation_low_rank`` (nutpie's diagonal + low-rank metric)
 
 The JAX samplers use the same model (benchmarks/numpyro_reference.py; NumPyro's potential energy is
 checked against -model.logp on two of NumPyro's draws, after conversion to symhmc's parameter order),
@@ -79,9 +80,10 @@ import problems  # noqa: E402
 from _common import command_line, emit_report, environment_line, load_average, pin_blas, table_header, table_row  # noqa: E402
 
 PROBLEM_NAMES = ("sin1d", "diabetes", "demo")
-SAMPLERS = ("default", "nuts", "static", "numpyro", "chees", "blackjax-nuts")
-JAX_SAMPLERS = ("numpyro", "chees", "blackjax-nuts")
-JAX_LABELS = {"numpyro": "NumPyro NUTS (sequential)", "chees": "BlackJAX ChEES", "blackjax-nuts": "BlackJAX NUTS"}
+SAMPLERS = ("default", "nuts", "static", "numpyro", "chees", "blackjax-nuts", "blackjax-lowrank")
+JAX_SAMPLERS = ("numpyro", "chees", "blackjax-nuts", "blackjax-lowrank")
+JAX_LABELS = {"numpyro": "NumPyro NUTS (sequential)", "chees": "BlackJAX ChEES", "blackjax-nuts": "BlackJAX NUTS",
+              "blackjax-lowrank": "BlackJAX NUTS, low-rank metric"}
 N_STEPS = (16, 32, 64, 128, 256)
 N_INPUTS = 10
 
@@ -265,7 +267,7 @@ def run_one(sh, case: Case, sampler: str, n_steps: Optional[int], chains: int, w
         elif sampler == "chees":
             out = nr.run_blackjax_chees(spec, chains, warmup, draws, seed, init)
         else:
-            out = nr.run_blackjax_nuts(spec, chains, warmup, draws, seed, init)
+            out = nr.run_blackjax_nuts(spec, chains, warmup, draws, seed, init, low_rank=sampler == "blackjax-lowrank")
     row = dict(problem=case.name, label=case.label, sampler=name, kind=sampler, seed=seed, chains=chains,
                warmup=warmup, draws=draws)
     if "na" in out:
@@ -304,7 +306,7 @@ def run_report(sh, names: Sequence[str], samplers: Sequence[str], n_steps: Seque
             group = []
             for seed in seeds:
                 missing = ((sampler == "numpyro" and not have_jax)
-                           or (sampler in ("chees", "blackjax-nuts") and not have_blackjax))
+                           or (sampler.startswith(("chees", "blackjax")) and not have_blackjax))
                 if missing:
                     pkg = "jax + numpyro" if sampler == "numpyro" else "jax + blackjax"
                     row = dict(problem=case.name, label=case.label, sampler=JAX_LABELS[sampler], kind=sampler,
